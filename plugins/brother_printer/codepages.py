@@ -79,9 +79,7 @@ def _replace_char(ch: str, codec: str) -> str:
     sub = TYPOGRAPHIC.get(ch)
     if sub is not None and all(_encodable(c, codec) for c in sub):
         return sub
-    stripped = "".join(
-        c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
-    )
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
     if stripped and stripped != ch and all(_encodable(c, codec) for c in stripped):
         return stripped
     return "?"
