@@ -415,6 +415,10 @@ def _merge_stripe(job: DecodedJob, d: _Decoder, width: int, height: int) -> None
     if prev and prev[-1][0] == "image_stripe" and prev[-1][1][0] == width and job.images:
         w, h = job.images[-1]
         job.images[-1] = (w, h + height)
+        for i in range(len(job.events) - 1, -1, -1):
+            if job.events[i][0] == "image":
+                job.events[i] = ("image", job.images[-1])
+                break
         return
     job.images.append((width, height))
     d.event("image", job.images[-1])
