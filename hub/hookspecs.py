@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 PROJECT = "brother_pos_hub"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+HOOK_PREFIXES = ("hub", "catalogue", "inventory", "orders", "output")
 
 
 # --- lifecycle ---------------------------------------------------------------------------
@@ -57,6 +58,15 @@ def hub_register_hookspecs() -> list[ModuleType | type] | None:
     """Return modules or classes holding hookspecs this plugin declares for other plugins.
 
     They are added before implementations are checked, so other plugins may implement them.
+    """
+
+
+@hookspec
+def hub_register_migrations() -> str | None:
+    """Return the folder holding this plugin's Alembic revisions (its own branch), if it has tables.
+
+    The first revision names the plugin in ``branch_labels`` and ``depends_on`` the core's
+    ``"core"`` branch; ``hub db upgrade`` applies every enabled plugin's branch.
     """
 
 

@@ -1,0 +1,12 @@
+"""Settings of the free-gift campaign plugin (section ``[plugins.freebies]``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hub.config import Strict
+
+
+class FreebiesSettings(Strict):
+    # How often campaigns are published to the online store, besides on every change.
+    publish_interval_seconds: int = Field(default=900, ge=10)
