@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 4096
+#: Our kernel's send buffer. Left to autotuning it grows to megabytes, and a "stopped" printer
+#: would seem to have taken the whole job; 64 KiB still holds a typical receipt at once.
+SEND_BUFFER = 65536
 _SIOCOUTQ = getattr(termios, "TIOCOUTQ", None)  # same request number as SIOCOUTQ on Linux
 _TCP_ESTABLISHED = 1
 _TCP_CLOSE_WAIT = 8
@@ -56,7 +59,9 @@ class SendResult:
     outcome: SendOutcome
     bytes_total: int
     bytes_sent: int  # bytes accepted by this machine's TCP stack
-    bytes_acked: int | None  # bytes the printer's TCP stack acknowledged; None if unknowable
+    # Bytes known to be acknowledged by the printer's TCP stack (a lower bound after an error);
+    # None where the kernel cannot tell (non-Linux, or a reset before any measurement).
+    bytes_acked: int | None
     error_kind: str | None = None  # refused, connect_timeout, unreachable, write_timeout,
     #                                reset, drain_timeout, os_error
     error: str | None = None
@@ -135,6 +140,7 @@ def send(
     connect_timeout: float = 2.0,
     write_timeout: float = 5.0,
     chunk_size: int = CHUNK,
+    send_buffer: int = SEND_BUFFER,
 ) -> SendResult:
     """Send ``data`` on one new connection; never raises for network errors.
 
@@ -149,22 +155,28 @@ def send(
         return SendResult(outcome, total, sent, acked, kind, err, time.monotonic() - start)
 
     try:
-        sock = socket.create_connection((host, port), timeout=connect_timeout)
+        sock = _connect(host, port, connect_timeout, send_buffer)
     except ConnectionRefusedError as exc:
         return result(SendOutcome.NOT_SENT, 0, 0, "refused", str(exc))
     except TimeoutError as exc:
         return result(SendOutcome.NOT_SENT, 0, 0, "connect_timeout", str(exc) or "timed out")
+    except ConnectionResetError as exc:
+        return result(SendOutcome.NOT_SENT, 0, 0, "reset", str(exc))
     except OSError as exc:
         return result(SendOutcome.NOT_SENT, 0, 0, "unreachable", str(exc))
 
     sent = 0
+    acked: int | None = None
     with sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(write_timeout)
         view = memoryview(data)
         try:
             while sent < total:
                 sent += sock.send(view[sent : sent + chunk_size])
+                # Measured while the connection is alive: a reset purges the queue, after
+                # which the kernel would claim everything was acknowledged.
+                left = _outq(sock)
+                acked = None if left is None else sent - left
         except TimeoutError as exc:
             kind, err = "write_timeout", str(exc) or "timed out"
         except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
@@ -175,8 +187,9 @@ def send(
             kind = err = ""
         if kind:
             outcome = SendOutcome.UNCERTAIN if sent else SendOutcome.NOT_SENT
-            acked = _outq_acked(sock, sent)
-            return result(outcome, sent, acked, kind, err)
+            if kind == "write_timeout":
+                acked = _outq_acked(sock, sent)  # still connected: the queue is accurate
+            return result(outcome, sent, acked if sent else 0, kind, err)
 
         acked, problem = _wait_acked(sock, total, write_timeout)
         if problem:
@@ -191,6 +204,23 @@ def send(
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
         return result(SendOutcome.SENT, sent, acked)
+
+
+def _connect(host: str, port: int, timeout: float, send_buffer: int) -> socket.socket:
+    last: OSError | None = None
+    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            # Set before connecting so the buffer is fixed for the whole connection.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(timeout)
+            sock.connect(addr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"cannot resolve {host}")
 
 
 def _outq_acked(sock: socket.socket, sent: int) -> int | None:
