@@ -33,7 +33,15 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -332,7 +340,7 @@ class Page:
     total: int | None
     total_pages: int | None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Obj]:
         return iter(self.items)
 
     def __len__(self) -> int:
