@@ -79,6 +79,7 @@ __all__ = [
     "ConnectionCheck",
     "Page",
     "RetryPolicy",
+    "SyncWooClient",
     "WooClient",
     "format_price",
     "is_item_error",
@@ -1420,6 +1421,44 @@ class WooClient:
         if isinstance(exc, InvalidResponse):
             return "invalid_response", exc.message
         return "error", f"{exc.status or ''} {exc.code}: {exc.message}".strip()
+
+
+class SyncWooClient:
+    """A blocking facade over :class:`WooClient` for scripts and shells.
+
+    Runs the async client on a private event loop, so it must not be used from inside a
+    running loop. Coroutine methods return their result; ``iter_*`` methods return the
+    collected, id-deduplicated list of items instead of pages.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._runner = asyncio.Runner()
+        self.client = WooClient(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            if hasattr(result, "__anext__"):
+                return self._runner.run(WooClient.collect(result))
+            if asyncio.iscoroutine(result):
+                return self._runner.run(result)
+            return result
+
+        return call
+
+    def close(self) -> None:
+        self._runner.run(self.client.aclose())
+        self._runner.close()
+
+    def __enter__(self) -> SyncWooClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

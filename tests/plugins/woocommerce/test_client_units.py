@@ -299,3 +299,13 @@ def test_error_family() -> None:
         == "no_write"
     )
     assert StoreUnavailable("x", "y").transient and not ValidationError("x", "y").transient
+
+
+def test_signature_agrees_with_the_simulators_independent_verifier() -> None:
+    sim_auth = pytest.importorskip("plugins.woocommerce.simulator.auth")
+    url = "http://127.0.0.1:8081/wp-json/wc/v3/products"
+    query = [("per_page", "5"), ("sku", "A B,C/D"), ("modified_after", "2026-11-26T21:45:16")]
+    oauth = oauth1.oauth_params("GET", url, query, "ck_test", "cs_test")
+    signed = dict(oauth)["oauth_signature"]
+    params = [*query, *[(k, v) for k, v in oauth if k != "oauth_signature"]]
+    assert sim_auth.oauth_signature("GET", url, params, "cs_test") == signed
