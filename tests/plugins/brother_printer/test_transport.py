@@ -13,19 +13,23 @@ import pytest
 from plugins.brother_printer.transport import (
     NotSentError,
     SendOutcome,
+    SendResult,
     UncertainSendError,
     send,
     send_to_file,
 )
 from plugins.brother_printer.virtual_printer import VirtualPrinter
 
-FAST = dict(connect_timeout=0.2, write_timeout=0.2)
 BIG = bytes(range(256)) * 8000  # 2 MB: more than every buffer between sender and printer
+
+
+def fast_send(vp: VirtualPrinter, data: bytes) -> SendResult:
+    return send(vp.host, vp.port, data, connect_timeout=0.2, write_timeout=0.2)
 
 
 def test_full_send_is_acknowledged_and_recorded(vp_escpos: VirtualPrinter) -> None:
     data = b"\x1b@hello\n" * 1000
-    result = send(*vp_escpos.address, data, **FAST)
+    result = fast_send(vp_escpos, data)
     assert result.outcome is SendOutcome.SENT and result.ok
     assert result.bytes_sent == result.bytes_acked == result.bytes_total == len(data)
     assert vp_escpos.wait_for_jobs(1) == [data]
@@ -34,7 +38,7 @@ def test_full_send_is_acknowledged_and_recorded(vp_escpos: VirtualPrinter) -> No
 
 def test_refused_sends_zero_bytes_and_may_be_retried(vp_escpos: VirtualPrinter) -> None:
     vp_escpos.set_fault("refused")
-    result = send(*vp_escpos.address, b"receipt", **FAST)
+    result = fast_send(vp_escpos, b"receipt")
     assert (result.outcome, result.bytes_sent, result.error_kind) == (
         SendOutcome.NOT_SENT,
         0,
@@ -44,7 +48,7 @@ def test_refused_sends_zero_bytes_and_may_be_retried(vp_escpos: VirtualPrinter) 
     with pytest.raises(NotSentError):
         result.raise_for_outcome()
     vp_escpos.clear_fault()  # the printer comes back on the same port: the retry prints
-    assert send(*vp_escpos.address, b"receipt", **FAST).ok
+    assert fast_send(vp_escpos, b"receipt").ok
     assert vp_escpos.wait_for_jobs(1) == [b"receipt"]
 
 
@@ -82,7 +86,7 @@ def test_connect_timeout_sends_zero_bytes(full_accept_queue: int) -> None:
 
 def test_reset_mid_job_is_uncertain_with_partial_count(vp_any: VirtualPrinter) -> None:
     vp_any.set_fault("reset", after_bytes=1000)
-    result = send(*vp_any.address, BIG, **FAST)
+    result = fast_send(vp_any, BIG)
     assert result.outcome is SendOutcome.UNCERTAIN and not result.retry_safe
     assert result.error_kind == "reset"
     assert 1000 <= result.bytes_sent < len(BIG)
@@ -97,7 +101,7 @@ def test_printer_that_stops_reading_blocks_the_sender_until_write_timeout(
 ) -> None:
     vp_any.set_fault("stop_reading", after_bytes=5000)
     start = time.monotonic()
-    result = send(*vp_any.address, BIG, **FAST)
+    result = fast_send(vp_any, BIG)
     assert time.monotonic() - start < 1.5
     assert (result.outcome, result.error_kind) == (SendOutcome.UNCERTAIN, "write_timeout")
     assert 5000 <= result.bytes_sent < len(BIG)
@@ -111,7 +115,7 @@ def test_small_job_to_a_stalled_printer_is_not_reported_as_printed_unless_acknow
     # check can tell that the printer did not take it all.
     vp_escpos.set_fault("stop_reading", after_bytes=0)
     data = b"x" * 60000
-    result = send(*vp_escpos.address, data, **FAST)
+    result = fast_send(vp_escpos, data)
     assert result.bytes_sent == len(data)
     assert (result.outcome, result.error_kind) == (SendOutcome.UNCERTAIN, "drain_timeout")
     assert result.bytes_acked is not None and result.bytes_acked < len(data)
@@ -127,7 +131,7 @@ def test_slow_reader_still_gets_everything(vp_escpos: VirtualPrinter) -> None:
 
 def test_reset_immediately_after_accept_never_claims_delivery(vp_escpos: VirtualPrinter) -> None:
     vp_escpos.set_fault("reset", after_bytes=0)
-    result = send(*vp_escpos.address, BIG, **FAST)
+    result = fast_send(vp_escpos, BIG)
     assert result.outcome is not SendOutcome.SENT
     assert result.bytes_sent < len(BIG)
 
