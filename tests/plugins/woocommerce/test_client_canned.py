@@ -439,3 +439,29 @@ def test_broken_event_handler_does_not_break_requests() -> None:
             assert await woo.get("products") == []
 
     run(body)
+
+
+def test_413_halves_the_batch_size_and_resplits() -> None:
+    """A host whose body limit is below WooCommerce's 100 (the simulator only 413s above 100)."""
+    limit = 30
+
+    async def host(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        payload = json.loads(seen.body)
+        if sum(len(v) for v in payload.values()) > limit:
+            return wc_error(413, "woocommerce_rest_request_entity_too_large")
+        return json_response(
+            200, {"create": [{"id": 1000 + int(c["sku"]), **c} for c in payload["create"]]}
+        )
+
+    async def body() -> None:
+        events = EventLog()
+        async with CannedServer(host) as srv, make_client(srv.url, events=events) as woo:
+            creates = [{"sku": str(i)} for i in range(120)]
+            result = await woo.batch_all("products", create=creates)
+            assert result.ok
+            assert [r["id"] for r in result.create] == [1000 + i for i in range(120)]
+            assert events.named("batch_size")[:2] == [50, 25]
+            assert min(events.named("batch_size")) <= limit
+            assert woo.stats.batch_item_errors == 0 and not result.chunk_errors
+
+    run(body)
