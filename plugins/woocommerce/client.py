@@ -1378,6 +1378,11 @@ class WooClient:
             return "unreachable", f"Could not connect to {host}: {exc.message}."
         if isinstance(exc, StoreTimeout):
             return "timeout", f"{host} did not answer in time."
+        if exc.code == "wc_client_connection_lost":
+            return "unreachable", (
+                f"{host} accepted the connection but dropped it before answering "
+                "(reset by the host, a firewall or a proxy)."
+            )
         if isinstance(exc, MaintenanceMode):
             return "maintenance", "The store is in maintenance mode (503); try again later."
         if isinstance(exc, RateLimited):
