@@ -65,7 +65,20 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name != "sqlite" else Decimal(value)
+        return normalize_money(Decimal(str(value)))
+
+
+def normalize_money(amount: Decimal) -> Decimal:
+    """One shape for money everywhere: at least two decimal places, no trailing zeros beyond."""
+    amount = amount.normalize()
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        amount = amount.quantize(Decimal("0.01"))
+    return amount
+
+
+def money_str(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(normalize_money(Decimal(amount)))
 
 
 def make_engine(url: str) -> Engine:

@@ -18,7 +18,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from hub.db import SessionFactory, utcnow
+from hub.db import SessionFactory, money_str, utcnow
 from hub.errors import InputError
 from hub.models import Category, Order, OrderLine, Product, StockLevel
 from hub.plugins import PluginHost
@@ -106,10 +106,10 @@ def product_dict(
         "sku": product.sku,
         "name": product.name,
         "description": product.description,
-        "price": str(product.price),
-        "price_aa": None if product.price_aa is None else str(product.price_aa),
-        "price_aaa": None if product.price_aaa is None else str(product.price_aaa),
-        "price_aaaa": None if product.price_aaaa is None else str(product.price_aaaa),
+        "price": money_str(product.price),
+        "price_aa": money_str(product.price_aa),
+        "price_aaa": money_str(product.price_aaa),
+        "price_aaaa": money_str(product.price_aaaa),
         "category": category,
         "sync_to_woocommerce": product.sync_to_woocommerce,
         "manage_stock": product.manage_stock,
@@ -561,16 +561,16 @@ def order_dict(order: OrderInfo) -> dict[str, Any]:
                 "sku": ln.sku,
                 "name": ln.name,
                 "quantity": ln.quantity,
-                "unit_price": str(ln.unit_price),
+                "unit_price": money_str(ln.unit_price),
                 "is_gift": ln.is_gift,
                 "source": ln.source,
             }
             for ln in order.lines
         ],
-        "subtotal": str(order.subtotal),
-        "tax": str(order.tax),
-        "total": str(order.total),
+        "subtotal": money_str(order.subtotal),
+        "tax": money_str(order.tax),
+        "total": money_str(order.total),
         "payment_method": order.payment_method,
-        "amount_paid": None if order.amount_paid is None else str(order.amount_paid),
-        "change_due": None if order.change_due is None else str(order.change_due),
+        "amount_paid": money_str(order.amount_paid),
+        "change_due": money_str(order.change_due),
     }

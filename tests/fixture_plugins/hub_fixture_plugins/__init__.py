@@ -1,0 +1,1 @@
+"""Plugins that fail on purpose, for the hub's isolation tests."""
