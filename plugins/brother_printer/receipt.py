@@ -170,6 +170,17 @@ class _Builder:
         last = parts[-1] if room > 0 else ""
         self.add(Text(last + right.rjust(self.columns - len(last)), bold=bold, double_height=tall))
 
+    def add_code(self, kind: CodeKind, order_number: str) -> None:
+        number = self.p(order_number)
+        if not number:
+            return
+        # CODE128 (code set B) carries printable ASCII only, and "\\" ends Brother's barcode
+        # data; anything else goes into a QR code, which carries any text.
+        if kind == "barcode" and number.isascii() and number.isprintable() and "\\" not in number:
+            self.add(Barcode(number))
+        elif kind != "none":
+            self.add(QRCode(number))
+
     def rule(self, ch: str = "-") -> None:
         self.add(Text(ch * self.columns))
 
@@ -208,10 +219,7 @@ def layout_receipt(data: ReceiptData, columns: int, codec: str) -> list[Block]:
         if data.change is not None:
             b.left_right("Change", money(data.change, cur))
     b.rule()
-    if data.code == "qr":
-        b.add(QRCode(b.p(data.order_number)))
-    elif data.code == "barcode":
-        b.add(Barcode(b.p(data.order_number)))
+    b.add_code(data.code, data.order_number)
     for line in data.footer:
         b.wrapped(line, "center")
     if data.copy:
@@ -240,9 +248,6 @@ def layout_pick_ticket(data: PickTicketData, columns: int, codec: str) -> list[B
         b.wrapped(f"    {ln.name}")
     b.rule()
     b.left_right("Items", str(sum(ln.quantity for ln in data.lines)))
-    if data.code == "qr":
-        b.add(QRCode(b.p(data.order_number)))
-    elif data.code == "barcode":
-        b.add(Barcode(b.p(data.order_number)))
+    b.add_code(data.code, data.order_number)
     b.add(Cut())
     return b.blocks

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub.types import OrderInfo, OrderLineInfo
-from plugins.brother_printer.brother_escp import render_brother_escp
 from plugins.brother_printer.decode import DecodedJob, decode
-from plugins.brother_printer.escpos_render import render_escpos
 from plugins.brother_printer.layout import Block
 from plugins.brother_printer.models import PrinterProfile, resolve_profile
 from plugins.brother_printer.receipt import (
@@ -26,6 +24,7 @@ from plugins.brother_printer.receipt import (
     layout_receipt,
     pick_ticket_from_order,
 )
+from plugins.brother_printer.render import build_receipt, render_blocks
 from plugins.brother_printer.status import query_status
 from plugins.brother_printer.transport import send
 from plugins.brother_printer.virtual_printer import VirtualPrinter
@@ -35,9 +34,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def print_blocks(vp: VirtualPrinter, profile: PrinterProfile, blocks: list[Block]) -> DecodedJob:
-    render = render_escpos if profile.language == "escpos" else render_brother_escp
     before = len(vp.jobs)
-    result = send(*vp.address, render(blocks, profile), connect_timeout=0.2, write_timeout=0.5)
+    data = render_blocks(blocks, profile)
+    result = send(vp.host, vp.port, data, connect_timeout=0.2, write_timeout=0.5)
     assert result.ok, result
     jobs = vp.wait_for_jobs(before + 1)
     return decode(jobs[-1], vp.language)
@@ -156,7 +155,7 @@ def test_standalone_virtual_printer_prints_decoded_jobs(
         banner = proc.stdout.readline()
         port = int(re.search(r":(\d+) ", banner).group(1))  # type: ignore[union-attr]
         profile = resolve_profile("TM-T88VI", "escpos", 58)
-        data = render_escpos(layout_receipt(vp_receipt(), 32, "cp858"), profile)
+        data = build_receipt(vp_receipt(), profile)
         assert send("127.0.0.1", port, data, connect_timeout=1, write_timeout=1).ok
         lines = [proc.stdout.readline() for _ in range(4)]
         assert lines[0].startswith("===== job 1:")

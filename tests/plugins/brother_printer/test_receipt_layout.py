@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.types import OrderInfo, OrderLineInfo
-from plugins.brother_printer.layout import Block, Cut, DrawerKick, QRCode, Text
+from plugins.brother_printer.layout import Barcode, Block, Cut, DrawerKick, QRCode, Text
 from plugins.brother_printer.receipt import (
     ReceiptData,
     ReceiptLine,
@@ -141,3 +141,14 @@ def test_any_names_and_amounts_fit_the_columns(names: list[str], cents: int, col
         payment_method="card",
     )
     assert_fits(layout_receipt(data, columns, "cp858"), columns)
+
+
+def test_barcode_falls_back_to_qr_for_text_code128_cannot_carry(
+    vp_receipt: Callable[..., ReceiptData],
+) -> None:
+    ascii_blocks = layout_receipt(vp_receipt(code="barcode"), 32, "cp858")
+    assert [b.data for b in ascii_blocks if isinstance(b, Barcode)] == ["T-10042"]
+    blocks = layout_receipt(vp_receipt(code="barcode", order_number="Å-1"), 32, "cp858")
+    assert [b.data for b in blocks if isinstance(b, QRCode)] == ["Å-1"]
+    none = layout_receipt(vp_receipt(code="none"), 32, "cp858")
+    assert not any(isinstance(b, QRCode | Barcode) for b in none)
