@@ -204,7 +204,7 @@ def _decode_escpos(data: bytes) -> DecodedJob:
         b = s.byte()
         if b == 0x0A:
             d.line_end()
-        elif b in (0x0D, 0x09, 0x00):
+        elif b in (0x0D, 0x09, 0x00, 0x0C):  # CR, HT, NUL, FF (page mode only)
             continue
         elif b == 0x1B:
             c = s.byte()
@@ -331,7 +331,7 @@ def _decode_escpos(data: bytes) -> DecodedJob:
                 d.unknown(bytes([b, c]))
         elif b == 0x1C:  # FS: kanji mode switches (FS . / FS &) and the like
             d.unknown(bytes([b, s.byte()]))
-        elif b < 0x20 and b not in (0x0C,):
+        elif b < 0x20:
             d.unknown(bytes([b]))
         else:
             d.buf.append(b)
