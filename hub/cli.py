@@ -57,6 +57,8 @@ def serve(runtime: Any, host: str, port: int, with_worker: bool) -> None:
     print(f"Brother POS Hub listening on http://{host}:{server.config.port}", flush=True)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows
     finally:
         runtime.stop()
 

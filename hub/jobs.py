@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -235,49 +236,61 @@ class JobLedger:
             s.refresh(job)
             return job, True
 
-    def claim(self, job_id: int, owner: str | None = None) -> bool:
-        """Take the kind's lock for ``job_id`` and mark it running.
+    def claim(self, job_id: int, owner: str | None = None) -> str | None:
+        """Take the kind's lock for queued job ``job_id`` and mark it running.
 
-        True for the first chunk of a queued job and for later chunks of the running job that
-        holds the lock; False when the job was superseded, ended, or another job of the kind
-        holds the lock (then this duplicate is marked superseded and never runs).
+        Returns a lease (pass it to the job's later chunks, see :meth:`resume`), or ``None``
+        when the job already runs elsewhere, was superseded or ended, or another job of the
+        kind holds the lock (then this duplicate is marked superseded and never runs).
         """
-        owner = owner or process_name()
+        lease = f"{owner or process_name()}#{uuid.uuid4().hex[:8]}"
         with self.session() as s:
             job = s.get(Job, job_id)
-            if job is None or job.status in FINAL:
-                return False
+            if job is None or job.status != "queued":
+                return None
             lock = s.get(JobLock, job.kind)
-            if job.status == "running":
-                return lock is not None and lock.job_id == job_id
-            if lock is not None and lock.job_id != job_id:
+            if lock is not None:
                 holder = s.get(Job, lock.job_id)
-                if holder is not None and holder.status in ACTIVE:
+                if holder is not None and holder.status in ACTIVE and holder.id != job_id:
                     job.status = "superseded"
                     job.superseded_by = holder.id
                     job.finished_at = utcnow()
                     s.add(job)
                     s.commit()
-                    return False
+                    return None
                 s.delete(lock)
                 s.flush()
             now = utcnow()
-            s.add(JobLock(kind=job.kind, job_id=job_id, owner=owner, acquired_at=now))
-            result = s.exec(
-                update(Job)  # type: ignore[call-overload]
-                .where(col(Job.id) == job_id, col(Job.status) == "queued")
-                .values(status="running", started_at=now, heartbeat_at=now, worker=owner)
-            )
-            if result.rowcount != 1:
-                s.rollback()
-                return False
             try:
+                s.add(JobLock(kind=job.kind, job_id=job_id, owner=lease, acquired_at=now))
+                s.flush()
+                result = s.exec(
+                    update(Job)  # type: ignore[call-overload]
+                    .where(col(Job.id) == job_id, col(Job.status) == "queued")
+                    .values(status="running", started_at=now, heartbeat_at=now, worker=lease)
+                )
+                if result.rowcount != 1:
+                    s.rollback()
+                    return None
                 s.commit()
             except IntegrityError:
                 # Another process took the lock between our read and our insert.
                 s.rollback()
-                return False
-            return True
+                return None
+            return lease
+
+    def resume(self, job_id: int, lease: str) -> bool:
+        """For a later chunk of a running job: True while ``lease`` still holds the lock."""
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            lock = s.get(JobLock, job.kind) if job is not None else None
+            return (
+                job is not None
+                and job.status == "running"
+                and lock is not None
+                and lock.job_id == job_id
+                and lock.owner == lease
+            )
 
     def heartbeat(
         self,

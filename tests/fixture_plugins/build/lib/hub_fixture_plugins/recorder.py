@@ -67,3 +67,13 @@ def output_render_document(hub, document, device):
 def journal_entry_written(kind, detail):
     # Declared by the example plugin's own hookspecs; optional, since it may not be enabled.
     SEEN.append(("journal", kind, detail))
+
+
+@hookimpl
+def hub_startup(hub):
+    SEEN.append(("startup", hub.plugin))
+
+
+@hookimpl
+def hub_shutdown(hub):
+    SEEN.append(("shutdown", hub.plugin))

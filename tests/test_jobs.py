@@ -1,0 +1,211 @@
+"""The job ledger, per-kind locks across processes, heartbeats, stuck jobs and supersede."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.jobs import JobLedger
+from hub.models import Job
+from hub.runtime import Runtime
+from hub.testing import make_settings, running_hub, wait_for
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, backend: dict[str, Any]) -> Iterator[Runtime]:
+    settings = make_settings(
+        tmp_path, plugins=["slow_job"], extra={"hub": {"stuck_after_seconds": 1}}, **backend
+    )
+    with running_hub(settings) as rt:
+        yield rt
+
+
+def test_requests_coalesce_and_a_claimed_job_reports_progress(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    job, created = ledger.request("demo.sync", trigger="api", params={"full": True})
+    again, created_again = ledger.request("demo.sync")
+    assert created and not created_again and again.id == job.id
+    assert job.id is not None
+    lease = ledger.claim(job.id, "worker-a")
+    assert lease and lease.startswith("worker-a#")
+    assert ledger.claim(job.id, "worker-b") is None  # a duplicate task of a running job
+    assert ledger.resume(job.id, lease)  # later chunks of the same job continue
+    assert not ledger.resume(job.id, "worker-b#x")
+    assert ledger.heartbeat(job.id, done=5, total=10, phase="pushing", cursor={"page": 2})
+    ledger.add_error(job.id, "price missing", item="SKU-9")
+    assert ledger.finish(job.id, "succeeded", {"pushed": 10})
+    stored = ledger.get(job.id)
+    assert stored is not None
+    assert (stored.status, stored.done, stored.total, stored.phase) == (
+        "succeeded",
+        5,
+        10,
+        "pushing",
+    )
+    assert stored.errors[0]["item"] == "SKU-9" and stored.result == {"pushed": 10}
+    assert stored.cursor == {"page": 2}
+    # The lock is gone: a new job of the kind can run.
+    new, created = ledger.request("demo.sync")
+    assert created and new.id is not None and ledger.claim(new.id)
+
+
+def test_a_second_job_of_a_kind_never_runs_beside_the_first(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    first, _ = ledger.request("demo.sync")
+    assert first.id is not None and ledger.claim(first.id)
+    with runtime.session() as s:  # a racing request that slipped past coalescing
+        twin = Job(kind="demo.sync", trigger="race")
+        s.add(twin)
+        s.commit()
+        s.refresh(twin)
+    assert twin.id is not None
+    assert not ledger.claim(twin.id)
+    stored = ledger.get(twin.id)
+    assert stored is not None and stored.status == "superseded" and stored.superseded_by == first.id
+
+
+def test_sync_now_supersedes_a_running_job(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    old, _ = ledger.request("demo.sync")
+    assert old.id is not None and ledger.claim(old.id)
+    ledger.heartbeat(old.id, cursor={"page": 7})
+    new, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
+    assert created and new.cursor == {"page": 7}
+    assert not ledger.heartbeat(old.id), "the superseded job must be told to stop"
+    assert not ledger.finish(old.id, "succeeded")
+    stored = ledger.get(old.id)
+    assert stored is not None and stored.status == "superseded" and stored.superseded_by == new.id
+    assert new.id is not None and ledger.claim(new.id)
+
+
+def test_silent_job_is_marked_stuck_and_replaced(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    job, _ = ledger.request("demo.sync")
+    assert job.id is not None and ledger.claim(job.id)
+    ledger.heartbeat(job.id, cursor={"page": 3})
+    time.sleep(1.2)
+    assert ledger.mark_stuck() == [job.id]
+    assert not ledger.heartbeat(job.id)
+    replacement, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
+    assert created and replacement.cursor == {"page": 3}
+    assert replacement.id is not None and ledger.claim(replacement.id)
+
+
+def test_finish_refuses_unknown_outcome(runtime: Runtime) -> None:
+    job, _ = runtime.ledger.request("demo.x")
+    assert job.id is not None
+    with pytest.raises(ValueError, match="succeeded or failed"):
+        runtime.ledger.finish(job.id, "done")
+
+
+def start_worker(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "--config", str(config), "worker", "--workers", "2"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def runs(runtime: Runtime) -> list[str]:
+    path = runtime.data_dir / "slow_job" / "runs.log"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_two_worker_processes_on_redis_run_a_kind_once(tmp_path: Path) -> None:
+    from hub.testing import postgres_database
+
+    with postgres_database() as url:
+        settings = make_settings(
+            tmp_path, plugins=["slow_job"], database_url=url, queue_backend="redis"
+        )
+        with running_hub(settings) as rt:
+            workers = [start_worker(tmp_path / "hub.toml", tmp_path) for _ in range(2)]
+            try:
+                job, _ = rt.ledger.request("slow_job.work", trigger="test")
+                with rt.session() as s:
+                    twin = Job(kind="slow_job.work", trigger="race")
+                    s.add(twin)
+                    s.commit()
+                    s.refresh(twin)
+                # Both workers get tasks for the kind: the same job twice and a racing twin.
+                for job_id in (job.id, job.id, twin.id, job.id):
+                    rt.queue.enqueue("slow_job.work", job_id, 1.0)
+                wait_for(
+                    lambda: (j := rt.ledger.get(job.id or 0)) and j.status == "succeeded",
+                    timeout=30,
+                )
+                time.sleep(0.5)  # let any straggling duplicate task run (and refuse)
+                assert runs(rt) == [f"start {job.id}", f"done {job.id}"]
+                stored_twin = rt.ledger.get(twin.id or 0)
+                assert stored_twin is not None and stored_twin.status == "superseded"
+                with rt.session() as s:
+                    from sqlmodel import select
+
+                    from hub.models import WorkerBeat
+
+                    assert len(s.exec(select(WorkerBeat)).all()) == 2
+            finally:
+                for proc in workers:
+                    stop(proc)
+
+
+def test_killed_worker_leaves_a_stuck_job_that_a_new_request_supersedes(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    settings = make_settings(
+        tmp_path, plugins=["slow_job"], extra={"hub": {"stuck_after_seconds": 1.5}}, **backend
+    )
+    with running_hub(settings) as rt:
+        worker = start_worker(tmp_path / "hub.toml", tmp_path)
+        try:
+            job, _ = rt.ledger.request("slow_job.work", trigger="test")
+            assert job.id is not None
+            rt.queue.enqueue("slow_job.work", job.id, 20.0)
+            wait_for(lambda: (j := rt.ledger.get(job.id or 0)) and j.done >= 3, timeout=30)
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+            stuck = wait_for(
+                lambda: rt.ledger.mark_stuck() or (rt.ledger.get(job.id or 0).status == "stuck"),  # type: ignore[union-attr]
+                timeout=10,
+            )
+            assert stuck
+            old = rt.ledger.get(job.id)
+            assert old is not None and old.status == "stuck"
+            new, created = rt.ledger.request("slow_job.work", trigger="sync-now", supersede=True)
+            assert created and new.id is not None and new.cursor["step"] >= 3
+            worker = start_worker(tmp_path / "hub.toml", tmp_path)
+            rt.queue.enqueue("slow_job.work", new.id, 0.6 + new.cursor["step"] * 0.1)
+            done = wait_for(
+                lambda: (j := rt.ledger.get(new.id or 0)) and j.status == "succeeded" and j,
+                timeout=30,
+            )
+            assert done.result["resumed_from"] == new.cursor["step"]
+        finally:
+            stop(worker)
+
+
+def test_ledger_uses_its_own_timeout(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, plugins=[])
+    with running_hub(settings) as rt:
+        ledger = JobLedger(rt.session, stuck_after=3600)
+        job, _ = ledger.request("demo.long")
+        assert job.id is not None and ledger.claim(job.id)
+        assert ledger.mark_stuck() == []
