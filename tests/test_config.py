@@ -122,3 +122,23 @@ def test_cli_exits_non_zero_with_the_key(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "plugins.woocommerce.store_url" in proc.stderr
     assert "http://" in proc.stderr
+
+
+def test_scale_out_example_validates_with_its_environment(tmp_path: Path) -> None:
+    from hub.config import DEFAULT_CONFIG
+
+    env = {
+        "HUB_DATABASE_URL": "postgresql://hub@db/hub",
+        "HUB_SECRET_KEY": "k" * 40,
+        "HUB_REDIS_URL": "redis://queue:6379/0",
+        "HUB_API_TOKEN": "till-token-123456",
+        "WC_STORE_URL": "https://shop.example",
+        "WC_CONSUMER_KEY": "ck_x",
+        "WC_CONSUMER_SECRET": "cs_y",
+    }
+    settings = load_settings(DEFAULT_CONFIG.parent / "scale-out.toml", environ=env)
+    assert settings.queue.backend == "redis" and settings.queue.redis_url == "redis://queue:6379/0"
+    assert settings.database_url == "postgresql://hub@db/hub"
+    assert "k" * 40 not in repr(settings)
+    with pytest.raises(ConfigError, match="HUB_DATABASE_URL"):
+        load_settings(DEFAULT_CONFIG.parent / "scale-out.toml", environ={})
