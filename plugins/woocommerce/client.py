@@ -994,7 +994,8 @@ class WooClient:
     async def delete_product(self, product_id: int, *, force: bool = False) -> Obj:
         """Trash (or with ``force`` permanently delete) a product.
 
-        Trashing an already-trashed product raises NotFound with status 410.
+        The store answers with the product as it was before (its status is not "trash");
+        trashing an already-trashed product raises NotFound with status 410.
         """
         return await self.delete(f"products/{int(product_id)}", {"force": force or None})
 
