@@ -20,13 +20,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -303,7 +303,7 @@ class JobLedger:
         cursor: dict[str, Any] | None = None,
     ) -> bool:
         """Record progress. False means the job was superseded or declared stuck: stop."""
-        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        values: dict[str, Any] = {"heartbeat_at": utcnow(), "wake_at": None}
         for key, value in (
             ("done", done),
             ("total", total),
@@ -318,6 +318,20 @@ class JobLedger:
                 update(Job)  # type: ignore[call-overload]
                 .where(col(Job.id) == job_id, col(Job.status) == "running")
                 .values(**values)
+            )
+            s.commit()
+            return bool(result.rowcount == 1)
+
+    def pause(self, job_id: int, until: datetime, reason: str) -> bool:
+        """Note that a running job waits until ``until`` (for example for a store to return).
+
+        It keeps its lock and is not declared stuck before ``until`` plus the usual grace.
+        """
+        with self.session() as s:
+            result = s.exec(
+                update(Job)  # type: ignore[call-overload]
+                .where(col(Job.id) == job_id, col(Job.status) == "running")
+                .values(heartbeat_at=utcnow(), wake_at=until, phase=reason[:200])
             )
             s.commit()
             return bool(result.rowcount == 1)
@@ -356,7 +370,11 @@ class JobLedger:
         limit = utcnow() - self.stuck_after
         with self.session() as s:
             stale = s.exec(
-                select(Job).where(Job.status == "running", col(Job.heartbeat_at) < limit)
+                select(Job).where(
+                    Job.status == "running",
+                    col(Job.heartbeat_at) < limit,
+                    or_(col(Job.wake_at).is_(None), col(Job.wake_at) < limit),
+                )
             ).all()
             ids = [j.id for j in stale if j.id is not None]
             if not ids:

@@ -115,6 +115,8 @@ class Job(SQLModel, table=True):
     created_at: datetime = created_field()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A paused job (waiting out an unavailable store) is silent until then, not stuck.
+    wake_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -209,3 +209,21 @@ def test_ledger_uses_its_own_timeout(tmp_path: Path) -> None:
         job, _ = ledger.request("demo.long")
         assert job.id is not None and ledger.claim(job.id)
         assert ledger.mark_stuck() == []
+
+
+def test_a_paused_job_is_not_stuck_until_it_should_wake(runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    from hub.db import utcnow
+
+    ledger = runtime.ledger
+    job, _ = ledger.request("demo.sync")
+    assert job.id is not None and ledger.claim(job.id)
+    assert ledger.pause(job.id, utcnow() + timedelta(seconds=30), "paused: store unavailable")
+    time.sleep(1.2)
+    assert ledger.mark_stuck() == []
+    stored = ledger.get(job.id)
+    assert stored is not None and stored.phase == "paused: store unavailable"
+    assert ledger.heartbeat(job.id)  # waking up clears the pause
+    time.sleep(1.2)
+    assert ledger.mark_stuck() == [job.id]

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("heartbeat_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("wake_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
