@@ -1217,10 +1217,14 @@ class WooClient:
 
         def observe(error: StoreError) -> None:
             # Every failed attempt, including ones retried inside _request, tunes the size.
+            # A 503 with Retry-After is the host saying "later", not "smaller": skip it, as
+            # well as maintenance and connect failures, which no batch size would change.
+            if isinstance(error, (MaintenanceMode, StoreUnreachable)):
+                return
+            if error.status == 503 and error.retry_after is not None:
+                return
             if isinstance(error, (PayloadTooLarge, StoreTimeout, AmbiguousWrite)) or (
-                isinstance(error, StoreUnavailable)
-                and not isinstance(error, (MaintenanceMode, StoreUnreachable))
-                and (error.status or 0) >= 500
+                isinstance(error, StoreUnavailable) and (error.status or 0) >= 500
             ):
                 self.batch_controller.failure()
 

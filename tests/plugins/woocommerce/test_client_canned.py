@@ -465,3 +465,19 @@ def test_413_halves_the_batch_size_and_resplits() -> None:
             assert woo.stats.batch_item_errors == 0 and not result.chunk_errors
 
     run(body)
+
+
+def test_503_with_retry_after_does_not_shrink_batches_but_500_does() -> None:
+    async def body() -> None:
+        replies = sequence(
+            (503, {"Retry-After": "1"}, b"busy"),
+            json_response(200, {"create": [{"id": 1}]}),
+            wc_error(500, "boom"),
+        )
+        async with CannedServer(replies) as srv, make_client(srv.url) as woo:
+            result = await woo.batch_all("products", create=[{"name": "a"}])
+            assert result.ok and woo.batch_size == 100 and len(srv.seen) == 2
+            result = await woo.batch_all("products", create=[{"name": "b"}])
+            assert result.ambiguous() == [("create", 0)] and woo.batch_size == 50
+
+    run(body)
