@@ -70,6 +70,12 @@ class Connection:
     data: bytearray = field(default_factory=bytearray)
     status_replies: int = 0
     ended: str = "open"  # open, eof, reset_by_printer, error, stopped
+    # time.monotonic() of the connection's accept, first and last received byte, and end:
+    # benchmarks measure "sale recorded -> last receipt byte at the printer" with these.
+    accepted_at: float = field(default_factory=time.monotonic)
+    first_data_at: float | None = None
+    last_data_at: float | None = None
+    ended_at: float | None = None
 
     @property
     def print_data(self) -> bytes:
@@ -226,6 +232,11 @@ class VirtualPrinter:
     def _finished_jobs(self) -> list[bytes]:
         return [c.print_data for c in self.connections if c.ended != "open" and c.is_job]
 
+    def job_connections(self) -> list[Connection]:
+        """The finished connections that carried a job (with their timestamps)."""
+        with self._lock:
+            return [c for c in self.connections if c.ended != "open" and c.is_job]
+
     def decoded_jobs(self) -> list[DecodedJob]:
         return [decode(j, self.language) for j in self.jobs]
 
@@ -305,8 +316,12 @@ class VirtualPrinter:
                 if not chunk:
                     self._end(record, "eof")
                     return
+                now = time.monotonic()
                 with self._lock:
                     record.data += chunk
+                    if record.first_data_at is None:
+                        record.first_data_at = now
+                    record.last_data_at = now
                 tail = self._answer_status(conn, record, tail, chunk, fault)
                 if fault is Fault.SLOW:
                     time.sleep(self.delay)
@@ -342,6 +357,7 @@ class VirtualPrinter:
     def _end(self, record: Connection, how: str) -> None:
         with self._lock:
             record.ended = how
+            record.ended_at = time.monotonic()
             self._lock.notify_all()
         if how != "reset_by_printer" and self.on_job is not None and record.is_job:
             self.on_job(record.print_data)
