@@ -1,11 +1,29 @@
-"""The free-gift campaign plugin's hook implementations."""
+"""The free-gift campaign plugin's hook implementations.
+
+At the till, ``orders_extra_lines`` adds the winning campaign's gift to a sale, inside the
+sale's own transaction; online, campaigns are handed to whichever plugin implements
+``freebies_publish_campaigns`` (the WooCommerce plugin turns them into coupons).
+"""
 
 from __future__ import annotations
 
-from hub.context import Hub
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+from starlette.routing import BaseRoute
+
+from hub.context import Hub, TaskRegistry
 from hub.hookspecs import hookimpl
-from hub.types import CheckResult, HealthCheck
+from hub.jobs import Priority
+from hub.models import Category, Product, StockLevel
+from hub.types import CheckResult, ExtraLine, HealthCheck, OrderDraft, OrderInfo
+from plugins.freebies import api, hookspecs, publish, rules
 from plugins.freebies.config import FreebiesSettings
+from plugins.freebies.tables import Campaign
 
 
 @hookimpl
@@ -14,8 +32,168 @@ def hub_config_model() -> type[FreebiesSettings]:
 
 
 @hookimpl
+def hub_register_hookspecs() -> list[ModuleType]:
+    return [hookspecs]
+
+
+@hookimpl
+def hub_register_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
+    tasks.task("publish", publish.run, priority=Priority.CATALOGUE)
+    tasks.periodic(
+        "publish_periodic",
+        publish.run,
+        every=hub.settings.publish_interval_seconds,
+        priority=Priority.CATALOGUE,
+    )
+
+
+@hookimpl
+def hub_register_routes(hub: Hub) -> list[BaseRoute]:
+    return api.routes(hub)
+
+
+@hookimpl
 def hub_register_health_checks(hub: Hub) -> list[HealthCheck]:
     def campaigns() -> CheckResult:
-        return CheckResult("campaigns", True, "free-gift campaigns available")
+        listing = api.list_campaigns(hub)
+        states: dict[str, int] = {}
+        for item in listing["campaigns"]:
+            states[item["state"]] = states.get(item["state"], 0) + 1
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no campaigns"
+        return CheckResult("campaigns", True, detail, {"states": states})
 
-    return [campaigns]
+    def publication() -> CheckResult:
+        ok, detail, data = publish.last_result(hub)
+        return CheckResult("publication", ok, detail, data)
+
+    return [campaigns, publication]
+
+
+@hookimpl
+def hub_diagnostics(hub: Hub) -> dict[str, Any]:
+    ok, detail, data = publish.last_result(hub)
+    return {
+        "publish_interval_seconds": hub.settings.publish_interval_seconds,
+        "campaigns": api.list_campaigns(hub)["total"],
+        "last_publication": {"ok": ok, "detail": detail, **data},
+    }
+
+
+# --- the till ------------------------------------------------------------------------------
+
+
+def _offer(row: Campaign) -> rules.Offer:
+    assert row.id is not None
+    return rules.Offer(
+        id=row.id,
+        priority=row.priority,
+        rule=row.rule,
+        min_spend=row.min_spend,
+        rule_sku=row.rule_sku,
+        rule_category=row.rule_category,
+        min_quantity=row.min_quantity,
+        gift_quantity=row.gift_quantity,
+        limit_per_order=row.limit_per_order,
+    )
+
+
+def _take_from_cap(session: Session, campaign_id: int, units: int) -> bool:
+    """Count ``units`` gifts against the cap, or do nothing if they do not fit.
+
+    One conditional UPDATE, so the check and the increment are one step: SQLite serialises
+    writers and PostgreSQL locks the row and re-checks the condition after a concurrent
+    update, so concurrent sales can never pass the cap together. It runs in the sale's
+    session, so a sale that rolls back gives its gifts back to the cap.
+    """
+    result = session.exec(  # type: ignore[call-overload]
+        update(Campaign)
+        .where(
+            col(Campaign.id) == campaign_id,
+            col(Campaign.gifts_given)
+            + units
+            + col(Campaign.online_uses)
+            * col(Campaign.gift_quantity)
+            * col(Campaign.limit_per_order)
+            <= col(Campaign.cap),
+        )
+        .values(gifts_given=col(Campaign.gifts_given) + units)
+    )
+    return bool(result.rowcount == 1)
+
+
+def _gift_stock(session: Session, sku: str) -> int | None:
+    """Units of the gift on hand (``None``: not counted), or -1 when it cannot be given."""
+    product = session.exec(select(Product).where(Product.sku == sku)).first()
+    if product is None or not product.active:
+        return -1
+    if not product.manage_stock:
+        return None
+    level = session.get(StockLevel, product.id)
+    return level.on_hand if level is not None else 0
+
+
+@hookimpl
+def orders_extra_lines(hub: Hub, draft: OrderDraft, session: Session) -> list[ExtraLine] | None:
+    if draft.channel != "till":
+        return None
+    now = draft.created_at
+    rows = session.exec(
+        select(Campaign).where(
+            col(Campaign.active),
+            col(Campaign.ended_at).is_(None),
+            col(Campaign.channels).in_(("till", "both")),
+            col(Campaign.start_at) <= now,
+            col(Campaign.end_at) > now,
+        )
+    ).all()
+    # The window test is repeated in Python so that the rule lives in one place (rules.py).
+    rows = [r for r in rows if rules.in_window(r.start_at, r.end_at, now)]
+    if not rows:
+        return None
+    paid = [ln for ln in draft.lines if not ln.is_gift and ln.sku]
+    skus = {ln.sku for ln in paid if ln.sku}
+    categories = dict(
+        session.exec(
+            select(Product.sku, Category.name)
+            .join(Category, col(Product.category_id) == col(Category.id))
+            .where(col(Product.sku).in_(skus))
+        ).all()
+    )
+    lines = [rules.Line(ln.sku or "", categories.get(ln.sku or ""), ln.quantity) for ln in paid]
+    by_id = {r.id: r for r in rows}
+    for offer, times in rules.choose((_offer(r) for r in rows), lines, draft.subtotal):
+        row = by_id[offer.id]
+        stock = _gift_stock(session, row.gift_sku)
+        if stock is not None:
+            # A gift that is not on the shelf cannot be handed over: give what there is.
+            times = min(times, max(stock, 0) // row.gift_quantity)
+        # Try the full amount first, then fewer, so a nearly spent cap is used to the last unit.
+        while times > 0:
+            units = times * row.gift_quantity
+            if _take_from_cap(session, offer.id, units):
+                return [
+                    ExtraLine(
+                        sku=row.gift_sku,
+                        quantity=units,
+                        unit_price=Decimal("0"),
+                        is_gift=True,
+                        note=f"free gift: {row.name}",
+                    )
+                ]
+            times -= 1
+        # This campaign has no room (or no stock): the overlap rule hands over to the next.
+    return None
+
+
+@hookimpl
+def orders_recorded(hub: Hub, order: OrderInfo) -> None:
+    # A gift used up part of a cap: the store's coupon usage limit should follow soon.
+    if hub.settings.publish_after_gift and any(
+        ln.is_gift and ln.source == hub.plugin for ln in order.lines
+    ):
+        hub.enqueue("publish", "gift")
