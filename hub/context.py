@@ -13,6 +13,7 @@ from hub.db import SessionFactory
 from hub.jobs import JobLedger, Priority, Queue
 
 if TYPE_CHECKING:
+    from hub.pos import Pos
     from hub.plugins import PluginHost
     from hub.types import PluginStatus
 
@@ -27,6 +28,8 @@ class Hub:
     :ivar logger: a logger named ``hub.plugin.<name>``.
     :ivar data_dir: a folder for files the plugin must keep (``<data_dir>/<name>``).
     :ivar timezone: the store's time zone, for showing and interpreting local times.
+    :ivar pos: the POS operations (:class:`hub.pos.Pos`): create or update products, move
+        stock, record orders, with the same validation and hooks as the API.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class Hub:
         host: PluginHost,
         data_dir: Path,
         timezone: ZoneInfo,
+        pos: Pos,
     ) -> None:
         self.plugin = plugin
         self.settings = settings
@@ -48,6 +52,7 @@ class Hub:
         self.logger = logging.getLogger(f"hub.plugin.{plugin}")
         self.data_dir = data_dir / plugin
         self.timezone = timezone
+        self.pos = pos
         self._queue = queue
         self._host = host
 

@@ -337,14 +337,21 @@ class JobLedger:
             return bool(result.rowcount == 1)
 
     def add_error(self, job_id: int, message: str, item: str | None = None) -> None:
+        self.add_errors(job_id, [(item, message)])
+
+    def add_errors(self, job_id: int, errors: list[tuple[str | None, str]]) -> None:
+        """Append ``(item, message)`` errors to a job (the first 500 are kept)."""
+        if not errors:
+            return
         with self.session() as s:
             job = s.get(Job, job_id)
             if job is None:
                 return
-            errors = list(job.errors or [])
-            if len(errors) < MAX_ERRORS:
-                errors.append({"item": item, "message": message, "at": utcnow().isoformat()})
-            job.errors = errors
+            kept = list(job.errors or [])
+            at = utcnow().isoformat()
+            for item, message in errors[: max(0, MAX_ERRORS - len(kept))]:
+                kept.append({"item": item, "message": message, "at": at})
+            job.errors = kept
             s.add(job)
             s.commit()
 

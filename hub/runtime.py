@@ -26,6 +26,7 @@ from hub.errors import ConfigError
 from hub.jobs import JobLedger, Queue, claim_periodic_run, process_name
 from hub.models import WorkerBeat
 from hub.plugins import PluginHost, PluginRecord
+from hub.pos import Pos
 
 log = logging.getLogger("hub.runtime")
 
@@ -56,6 +57,12 @@ class Runtime:
         self.queue = Queue(settings.queue, self.data_dir)
         self.ledger = JobLedger(self.session, settings.hub.stuck_after_seconds)
         self.host = PluginHost(settings)
+        self.pos = Pos(
+            self.session,
+            self.host,
+            tax_rate=settings.hub.tax_rate,
+            allow_negative_stock=settings.hub.allow_negative_stock,
+        )
         self.host.load()
         self.host.bind(self._make_hub)
         for record in self.host.each():
@@ -77,6 +84,7 @@ class Runtime:
             host=self.host,
             data_dir=self.data_dir,
             timezone=self.timezone,
+            pos=self.pos,
         )
 
     # --- database --------------------------------------------------------------------

@@ -13,7 +13,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from hub.errors import InputError
-from hub.pos import Pos
 from hub.web import api, health
 from hub.web.auth import ApiAuthMiddleware, Authenticator
 from hub.web.jsonio import JSONError, error_response
@@ -55,12 +54,7 @@ def create_app(runtime: Runtime) -> Starlette:
         exception_handlers={JSONError: on_json_error, InputError: on_input_error},
     )
     app.state.runtime = runtime
-    app.state.pos = Pos(
-        runtime.session,
-        runtime.host,
-        tax_rate=runtime.settings.hub.tax_rate,
-        allow_negative_stock=runtime.settings.hub.allow_negative_stock,
-    )
+    app.state.pos = runtime.pos
     app.state.auth = Authenticator(runtime.session, tokens)
     app.state.started = time.time()
     return app

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from starlette.routing import BaseRoute
+
 from hub.config import mask
-from hub.context import Hub
+from hub.context import Hub, TaskRegistry
 from hub.errors import PluginNotConfigured
 from hub.hookspecs import hookimpl
+from hub.jobs import Priority
 from hub.types import CheckResult, HealthCheck
+from plugins.woocommerce import api, sync_products
 from plugins.woocommerce.config import WooCommerceSettings
+from plugins.woocommerce.store import get_state, settings_of
 
 
 @hookimpl
@@ -16,29 +23,72 @@ def hub_config_model() -> type[WooCommerceSettings]:
 
 
 @hookimpl
+def hub_register_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
 def hub_startup(hub: Hub) -> None:
-    settings: WooCommerceSettings = hub.settings
-    if not settings.configured:
+    if not settings_of(hub).configured:
         raise PluginNotConfigured("set the store URL, consumer key and consumer secret")
+
+
+@hookimpl
+def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
+    settings: WooCommerceSettings = hub.settings
+    tasks.task(
+        sync_products.CHUNK_TASK, sync_products.sync_products_chunk, priority=Priority.CATALOGUE
+    )
+    tasks.task(
+        "sync_products_edits", sync_products.sync_products_edits, priority=Priority.CATALOGUE
+    )
+    tasks.periodic(
+        "sync_products_periodic",
+        sync_products.sync_products_periodic,
+        every=settings.sync_interval_seconds,
+        priority=Priority.CATALOGUE,
+    )
+
+
+@hookimpl
+def hub_register_routes(hub: Hub) -> list[BaseRoute]:
+    return api.routes(hub)
+
+
+@hookimpl
+def catalogue_products_changed(hub: Hub, skus: list[str], source: str) -> None:
+    if source == "woocommerce":
+        return  # the echo of our own import
+    sync_products.schedule_edit_push(hub)
 
 
 @hookimpl
 def hub_register_health_checks(hub: Hub) -> list[HealthCheck]:
     def connection_settings() -> CheckResult:
-        settings: WooCommerceSettings = hub.settings
+        settings = settings_of(hub)
         if not settings.configured:
             return CheckResult("settings", False, "not configured: store URL and API keys needed")
         return CheckResult("settings", True, f"store {settings.store_url}")
 
-    return [connection_settings]
+    def catalogue() -> CheckResult:
+        last = hub.jobs.latest(sync_products.KIND)
+        success = get_state(hub, "products.last_success")
+        if last is None:
+            return CheckResult("catalogue sync", True, "no sync has run yet")
+        ok = last.status in ("succeeded", "running", "queued")
+        detail = f"last job #{last.id} {last.status}; last success {success or 'never'}"
+        return CheckResult("catalogue sync", ok, detail, {"job": last.id, "failed": last.failed})
+
+    return [connection_settings, catalogue]
 
 
 @hookimpl
 def hub_diagnostics(hub: Hub) -> dict[str, object]:
-    settings: WooCommerceSettings = hub.settings
+    settings = settings_of(hub)
     return {
         "store_url": settings.store_url,
         "consumer_key": mask(settings.consumer_key),
         "consumer_secret": mask(settings.consumer_secret),
         "auth": settings.auth,
+        "last_success": get_state(hub, "products.last_success"),
     }

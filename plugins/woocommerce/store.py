@@ -1,0 +1,136 @@
+"""The plugin's side of the store connection: a client from settings, state, events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from hub.context import Hub
+from hub.db import utcnow
+from plugins.woocommerce.client import WooClient
+from plugins.woocommerce.config import WooCommerceSettings
+from plugins.woocommerce.pricing import StorePricing
+from plugins.woocommerce.tables import StoreEvent, SyncState
+
+EVENTS_KEPT = timedelta(days=14)
+
+
+def settings_of(hub: Hub) -> WooCommerceSettings:
+    """The live settings: config overlaid with what an admin saved on the settings page."""
+    base: WooCommerceSettings = hub.settings
+    saved = get_state(hub, "connection")
+    if not saved:
+        return base
+    data = base.model_dump()
+    data.update({k: v for k, v in saved.items() if k in ("store_url", "consumer_key", "auth")})
+    if saved.get("consumer_secret"):
+        data["consumer_secret"] = saved["consumer_secret"]
+    else:
+        data["consumer_secret"] = base.consumer_secret.get_secret_value()
+    return WooCommerceSettings.model_validate(data)
+
+
+class EventLog:
+    """Collects the client's rate-limit and timeout events; written in one go per chunk."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, info: Any) -> None:
+        if name in ("rate_limited", "timeout", "server_error", "batch_size", "ambiguous_write"):
+            self.pending.append((name, str(info)[:500]))
+
+    def flush(self, hub: Hub) -> None:
+        if not self.pending:
+            return
+        with hub.session() as s:
+            for kind, detail in self.pending:
+                s.add(StoreEvent(kind=kind, detail=detail))
+            s.exec(delete(StoreEvent).where(col(StoreEvent.at) < utcnow() - EVENTS_KEPT))  # type: ignore[call-overload]
+            s.commit()
+        self.pending.clear()
+
+
+def make_client(settings: WooCommerceSettings, events: EventLog | None = None) -> WooClient:
+    return WooClient(
+        settings.store_url,
+        settings.consumer_key,
+        settings.consumer_secret.get_secret_value(),
+        timeout=settings.timeout_seconds,
+        max_concurrency=settings.max_concurrency,
+        verify_tls=settings.verify_tls,
+        auth=settings.auth,
+        initial_batch_size=settings.initial_batch_size,
+        on_event=events,
+        user_agent="BrotherPOSHub/0.1",
+    )
+
+
+def record_event(hub: Hub, kind: str, detail: str) -> None:
+    with hub.session() as s:
+        s.add(StoreEvent(kind=kind, detail=detail[:2000]))
+        s.commit()
+
+
+def get_state(hub: Hub, key: str, default: Any = None) -> Any:
+    with hub.session() as s:
+        row = s.get(SyncState, key)
+        return default if row is None else row.value
+
+
+def set_state(hub: Hub, key: str, value: Any, session: Session | None = None) -> None:
+    def write(s: Session) -> None:
+        row = s.get(SyncState, key) or SyncState(key=key)
+        row.value, row.updated_at = value, utcnow()
+        s.add(row)
+
+    if session is not None:
+        write(session)
+        return
+    with hub.session() as s:
+        write(s)
+        s.commit()
+
+
+async def read_pricing(client: WooClient, settings: WooCommerceSettings) -> StorePricing:
+    """The store's tax setting and the rate to convert with (config wins over the store)."""
+    include = await client.prices_include_tax()
+    general = await client.get_setting_values("general")
+    decimals = int(str(general.get("woocommerce_price_num_decimals") or "2") or 2)
+    rate = settings.tax_rate
+    if include and rate is None:
+        rate = standard_rate(
+            await client.list_taxes(), str(general.get("woocommerce_default_country") or "")
+        )
+    return StorePricing(
+        prices_include_tax=include, tax_rate=rate or Decimal("0"), decimals=decimals
+    )
+
+
+def standard_rate(rates: list[dict[str, Any]], base_country: str) -> Decimal:
+    """The standard-class rate that applies at the shop's base country (or everywhere)."""
+    country = base_country.split(":", 1)[0].upper()
+    best: tuple[int, Decimal] | None = None
+    for rate in rates:
+        if (rate.get("class") or "standard") != "standard":
+            continue
+        where = str(rate.get("country") or "").upper()
+        if where not in ("", country):
+            continue
+        score = 2 if where == country else 1
+        try:
+            value = Decimal(str(rate.get("rate") or "0")) / 100
+        except ArithmeticError:
+            continue
+        if best is None or score > best[0]:
+            best = (score, value)
+    return best[1] if best else Decimal("0")
+
+
+def recent_events(hub: Hub, limit: int = 50) -> list[dict[str, Any]]:
+    with hub.session() as s:
+        rows = s.exec(select(StoreEvent).order_by(col(StoreEvent.id).desc()).limit(limit)).all()
+    return [{"kind": r.kind, "detail": r.detail, "at": r.at.isoformat()} for r in rows]

@@ -1,0 +1,933 @@
+"""Catalogue sync: a reconciliation between the POS and the store, in short chunk tasks.
+
+A job goes through three phases, each resumable from the cursor stored on the job:
+
+1. ``prepare``: read the store's tax setting and categories;
+2. ``read``: page through the store's products (all of them, or those modified since the last
+   run minus an overlap), link them to POS products by SKU, import new ones, and notice
+   store-side edits;
+3. ``push``: walk the POS products in id order, decide per product (create, update, draft,
+   unchanged, skip), and send the differences in batches of at most 100.
+
+Every chunk commits what it learned before the next starts, so a worker killed anywhere leaves
+nothing a rerun cannot finish. Duplicates cannot arise: every product is sent with its SKU, the
+store refuses a second product with a SKU, and that refusal names the product to link to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError as InputValidationError
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from hub.context import Hub
+from hub.db import utcnow
+from hub.errors import InputError
+from hub.jobs import Priority
+from hub.models import Category, Product, StockLevel
+from hub.pos import ProductIn, ProductPatch
+from plugins.woocommerce.catalogue import (
+    STORE_FIELDS,
+    Action,
+    PosProduct,
+    content_hash,
+    desired_view,
+    import_fields,
+    plan_product,
+    store_view,
+)
+from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
+from plugins.woocommerce.client_errors import (
+    AuthError,
+    RateLimited,
+    StoreError,
+    StoreUnavailable,
+)
+from plugins.woocommerce.config import WooCommerceSettings
+from plugins.woocommerce.pricing import TIERS, StorePricing
+from plugins.woocommerce.store import EventLog, get_state, make_client, read_pricing, set_state
+from plugins.woocommerce.tables import FAILED, PENDING, SKIPPED, SYNCED, CategoryLink, ProductLink
+
+log = logging.getLogger("hub.plugin.woocommerce.sync")
+
+KIND = "woocommerce.sync_products"
+DRY_KIND = "woocommerce.sync_products.dry_run"
+CHUNK_TASK = "sync_products_chunk"
+PLAN_LIMIT = 200  # dry-run items listed per action kind
+MAX_PAUSE = 300.0
+
+
+class Superseded(Exception):
+    """The job was superseded (Sync Now) or declared stuck: stop without touching it."""
+
+
+# --- requesting ------------------------------------------------------------------------
+
+
+def request_sync(
+    hub: Hub,
+    *,
+    full: bool,
+    dry_run: bool = False,
+    trigger: str = "schedule",
+    supersede: bool = False,
+) -> tuple[Any, bool]:
+    """Ask for a catalogue sync; queue its first chunk when the job is new."""
+    kind = DRY_KIND if dry_run else KIND
+    job, created = hub.jobs.request(
+        kind, trigger=trigger, params={"full": full, "dry_run": dry_run}, supersede=supersede
+    )
+    if created:
+        hub.enqueue(CHUNK_TASK, job.id, None, priority=Priority.CATALOGUE)
+    return job, created
+
+
+def schedule_edit_push(hub: Hub) -> bool:
+    """Debounce POS edits: one incremental sync shortly after the first edit of a burst."""
+    settings: WooCommerceSettings = hub.settings
+    now = utcnow()
+    until = get_state(hub, "products.edit_push_until")
+    if until and datetime.fromisoformat(until) > now:
+        return False
+    delay = settings.edit_debounce_seconds
+    set_state(hub, "products.edit_push_until", (now + timedelta(seconds=delay)).isoformat())
+    hub.enqueue("sync_products_edits", delay=delay or None, priority=Priority.CATALOGUE)
+    return True
+
+
+def sync_products_edits(hub: Hub) -> None:
+    """Task: the incremental sync that carries a burst of POS edits to the store."""
+    request_sync(hub, full=False, trigger="pos edit")
+
+
+def sync_products_periodic(hub: Hub) -> None:
+    """Task: the scheduled sync (incremental; a full one when none has succeeded yet)."""
+    from plugins.woocommerce.store import settings_of
+
+    if not settings_of(hub).configured:
+        return
+    full = get_state(hub, "products.last_success") is None
+    request_sync(hub, full=full, trigger="schedule")
+
+
+# --- the chunk task --------------------------------------------------------------------
+
+
+def sync_products_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
+    """Task: run one chunk of a catalogue sync job and queue the next."""
+    from plugins.woocommerce.store import settings_of
+
+    ledger = hub.jobs
+    if lease is None:
+        lease = ledger.claim(job_id)
+        if lease is None:
+            return
+    elif not ledger.resume(job_id, lease):
+        return
+    job = ledger.get(job_id)
+    assert job is not None
+    settings = settings_of(hub)
+    if not settings.configured:
+        ledger.add_error(job_id, "the store URL and API keys are not configured")
+        ledger.finish(job_id, "failed", {"reason": "not configured"})
+        return
+    events = EventLog()
+    engine = CatalogueSync(hub, settings, job, events)
+    try:
+        outcome = asyncio.run(engine.run_chunk())
+    except Superseded:
+        events.flush(hub)
+        return
+    except (StoreUnavailable, RateLimited) as exc:
+        events.flush(hub)
+        pause(hub, job_id, lease, engine, exc)
+        return
+    except AuthError as exc:
+        events.flush(hub)
+        hub.report_state("auth_failed", f"the store refused the API key: {exc}")
+        ledger.add_error(job_id, f"authentication failed: {exc}")
+        ledger.finish(job_id, "failed", engine.result())
+        return
+    except StoreError as exc:
+        events.flush(hub)
+        ledger.add_error(job_id, f"{type(exc).__name__}: {exc}")
+        ledger.finish(job_id, "failed", engine.result())
+        return
+    events.flush(hub)
+    ledger.add_errors(job_id, engine.errors)
+    engine.cursor["pauses"] = 0
+    if outcome == "done":
+        ledger.heartbeat(job_id, cursor=engine.cursor, done=engine.cursor.get("done", 0))
+        ledger.finish(job_id, "failed" if engine.failed_hard else "succeeded", engine.result())
+        if not engine.dry:
+            engine.after_success()
+        return
+    if not ledger.heartbeat(
+        job_id,
+        done=engine.cursor.get("done", 0),
+        total=engine.cursor.get("total"),
+        failed=engine.counts.get("failed", 0),
+        phase=engine.phase_text(),
+        cursor=engine.cursor,
+    ):
+        return
+    hub.enqueue(CHUNK_TASK, job_id, lease, priority=Priority.CATALOGUE)
+
+
+def pause(hub: Hub, job_id: int, lease: str, engine: CatalogueSync, exc: StoreError) -> None:
+    """The store is unavailable: wait, then carry on from the cursor. Never give up."""
+    from plugins.woocommerce.store import record_event
+
+    pauses = int(engine.cursor.get("pauses", 0)) + 1
+    engine.cursor["pauses"] = pauses
+    delay = min(MAX_PAUSE, 5.0 * 2 ** (pauses - 1))
+    if exc.retry_after:
+        delay = max(delay, float(exc.retry_after))
+    delay *= random.uniform(0.8, 1.2)
+    until = utcnow() + timedelta(seconds=delay)
+    reason = f"paused: store unavailable ({exc.code}); retrying at {until:%H:%M:%S} UTC"
+    hub.jobs.heartbeat(job_id, cursor=engine.cursor)
+    if not hub.jobs.pause(job_id, until, reason):
+        return
+    record_event(hub, "paused", f"job {job_id}: {exc}; next try in {delay:.0f} s")
+    hub.enqueue(CHUNK_TASK, job_id, lease, delay=delay, priority=Priority.CATALOGUE)
+
+
+# --- the engine ------------------------------------------------------------------------
+
+
+class CatalogueSync:
+    def __init__(
+        self, hub: Hub, settings: WooCommerceSettings, job: Any, events: EventLog | None = None
+    ) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.job_id: int = job.id
+        self.full = bool(job.params.get("full"))
+        self.dry = bool(job.params.get("dry_run"))
+        mode = "full" if self.full else "incremental"
+        cursor = dict(job.cursor or {})
+        if cursor.get("mode") != mode or cursor.get("phase") == "done":
+            cursor = {"mode": mode, "phase": "prepare"}
+        self.cursor = cursor
+        self.counts: dict[str, int] = cursor.setdefault("counts", {})
+        self.events = events or EventLog()
+        self.errors: list[tuple[str | None, str]] = []
+        self.failed_hard = False
+        self.client: WooClient | None = None
+        self.pricing: StorePricing | None = None
+        # Dry runs keep what they would have stored here instead of in the database.
+        self.overlay: dict[str, ProductLink] = {}
+        self.category_overlay: dict[str, int] = {}
+        self.plan: dict[str, list[Any]] = {}
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def note(self, kind: str, item: Any) -> None:
+        bucket = self.plan.setdefault(kind, [])
+        if len(bucket) < PLAN_LIMIT:
+            bucket.append(item)
+
+    def phase_text(self) -> str:
+        phase = self.cursor.get("phase")
+        if phase == "read":
+            pages = self.cursor.get("pages")
+            return f"reading the store: page {self.cursor.get('page', 1)}" + (
+                f" of {pages}" if pages else ""
+            )
+        if phase == "push":
+            return "sending changes to the store"
+        return str(phase)
+
+    def result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"mode": self.cursor.get("mode"), "counts": dict(self.counts)}
+        if self.dry:
+            result["dry_run"] = True
+            result["plan"] = self.plan
+        if self.client is not None:
+            result["client"] = self.client.stats.as_dict()
+        return result
+
+    def beat(self) -> None:
+        """Between steps: record progress, and stop when superseded."""
+        ok = self.hub.jobs.heartbeat(
+            self.job_id,
+            done=self.cursor.get("done", 0),
+            total=self.cursor.get("total"),
+            failed=self.counts.get("failed", 0),
+            phase=self.phase_text(),
+            cursor=None if self.dry else self.cursor,
+        )
+        if not ok:
+            raise Superseded()
+
+    # -- the chunk ----------------------------------------------------------------------
+
+    async def run_chunk(self) -> str:
+        """Run phases until this chunk's budget is used. Returns "more" or "done"."""
+        async with make_client(self.settings, self.events) as client:
+            self.client = client
+            if self.cursor["phase"] == "prepare":
+                await self.prepare()
+                self.cursor["phase"] = "read"
+            self.pricing = pricing_from(self.cursor["pricing"])
+            if self.cursor["phase"] == "read":
+                while not await self.read_pages():
+                    if not self.dry:
+                        return "more"
+                self.cursor["phase"] = "push"
+                self.cursor["after_id"] = 0
+            if self.cursor["phase"] == "push":
+                while not await self.push_chunk():
+                    if not self.dry:
+                        return "more"
+            self.cursor["phase"] = "done"
+            return "done"
+
+    # -- prepare ------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        assert self.client is not None
+        pricing = await read_pricing(self.client, self.settings)
+        self.cursor["pricing"] = {
+            "include": pricing.prices_include_tax,
+            "rate": str(pricing.tax_rate),
+            "decimals": pricing.decimals,
+        }
+        self.cursor["started"] = utcnow().isoformat()
+        overlap = timedelta(seconds=self.settings.watermark_overlap_seconds)
+        read_mark = get_state(self.hub, "products.read_watermark")
+        push_mark = get_state(self.hub, "products.push_watermark")
+        if not self.full and read_mark:
+            self.cursor["read_after"] = (datetime.fromisoformat(read_mark) - overlap).isoformat()
+        if not self.full and push_mark:
+            self.cursor["push_after"] = (datetime.fromisoformat(push_mark) - overlap).isoformat()
+        categories = await self.client.collect(self.client.iter_categories(fields=["id", "name"]))
+        known = {name.lower() for name in self.category_map()}
+        with self.hub.session() as s:
+            for cat in categories:
+                name = _unescape(str(cat.get("name") or ""))
+                if not name or name.lower() in known:
+                    continue
+                known.add(name.lower())
+                if self.dry:
+                    self.category_overlay[name] = int(cat["id"])
+                else:
+                    s.merge(CategoryLink(name=name, store_id=int(cat["id"])))
+            s.commit()
+        with self.hub.session() as s:
+            self.cursor["total"] = int(s.exec(select(func.count()).select_from(Product)).one())
+        self.cursor["done"] = 0
+        self.beat()
+
+    def category_map(self) -> dict[str, int]:
+        with self.hub.session() as s:
+            mapped = {c.name: c.store_id for c in s.exec(select(CategoryLink)).all()}
+        mapped.update(self.category_overlay)
+        return mapped
+
+    # -- read ---------------------------------------------------------------------------
+
+    async def read_pages(self) -> bool:
+        """Read a group of store pages. True when the whole listing has been read."""
+        assert self.client is not None
+        concurrency = self.settings.max_concurrency
+        page = int(self.cursor.get("page", 1))
+        params: dict[str, Any] = {
+            "orderby": "id",
+            "order": "asc",
+            "status": "any",
+            "_fields": ",".join(STORE_FIELDS),
+        }
+        if self.cursor.get("read_after"):
+            params["modified_after"] = self.cursor["read_after"][:19]
+            params["dates_are_gmt"] = "true"
+        pages_total = self.cursor.get("pages")
+        numbers = (
+            [page]
+            if pages_total is None
+            else list(range(page, min(page + concurrency * 5, pages_total + 1)))
+        )
+        if not numbers:
+            return True
+
+        async def fetch(n: int) -> Any:
+            assert self.client is not None
+            async for found in self.client.iter_pages(
+                "products", params, start_page=n, max_pages=1
+            ):
+                return found
+            return None
+
+        results = []
+        for start in range(0, len(numbers), concurrency):
+            group = numbers[start : start + concurrency]
+            results.extend(await asyncio.gather(*(fetch(n) for n in group)))
+        finished = False
+        for number, found in zip(numbers, results, strict=True):
+            if found is None or not found.items:
+                finished = True
+                break
+            if found.total_pages is not None:
+                self.cursor["pages"] = found.total_pages
+            self.absorb_store_products(found.items)
+            self.cursor["page"] = number + 1
+            if found.total_pages is not None and number >= found.total_pages:
+                finished = True
+        self.beat()
+        return finished or (
+            self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
+        )
+
+    def links_for(self, s: Session, skus: Iterable[str]) -> dict[str, ProductLink]:
+        lowered = list({sku.lower() for sku in skus if sku})
+        found: dict[str, ProductLink] = {}
+        for start in range(0, len(lowered), 500):
+            part = lowered[start : start + 500]
+            for link in s.exec(
+                select(ProductLink).where(func.lower(ProductLink.sku).in_(part))
+            ).all():
+                found[link.sku.lower()] = link
+        for key, link in self.overlay.items():
+            if key in lowered:
+                found[key] = link
+        return found
+
+    def save_link(self, s: Session, link: ProductLink) -> None:
+        link.updated_at = utcnow()
+        if self.dry:
+            self.overlay[link.sku.lower()] = link
+        else:
+            s.add(link)
+
+    def absorb_store_products(self, items: list[dict[str, Any]]) -> None:
+        """Link, import or flag each store product of a page."""
+        assert self.pricing is not None
+        imports: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        authority_updates: list[tuple[str, dict[str, Any]]] = []
+        with self.hub.session() as s:
+            skus = [str(o.get("sku") or "") for o in items]
+            links = self.links_for(s, skus)
+            pos = pos_products_by_sku(s, skus)
+            for obj in items:
+                sku = str(obj.get("sku") or "")
+                if not sku.strip():
+                    self.count("store_without_sku")
+                    self.note(
+                        "store_without_sku", {"store_id": obj.get("id"), "name": obj.get("name")}
+                    )
+                    continue
+                key = sku.lower()
+                link = links.get(key)
+                current = content_hash(store_view(obj, self.settings))
+                store_id = int(obj["id"])
+                if link is not None and link.store_id == store_id:
+                    if link.store_hash and link.store_hash != current:
+                        self.count("changed_in_store")
+                        self.note("changed_in_store", sku)
+                        if self.settings.store_authority and key in pos:
+                            authority_updates.append((pos[key].sku, obj))
+                        if link.status != FAILED:
+                            link.status, link.message = (
+                                PENDING,
+                                "changed in the store; the POS value will be sent again",
+                            )
+                        link.store_hash = current
+                    link.store_modified = obj.get("date_modified_gmt")
+                    self.save_link(s, link)
+                elif link is not None:
+                    # The store product was deleted and recreated (or a twin holds the SKU).
+                    self.count("relinked")
+                    self.note("relink", {"sku": sku, "from": link.store_id, "to": store_id})
+                    link.store_id, link.store_hash, link.pushed_hash = store_id, current, None
+                    link.status, link.message = PENDING, f"re-linked to store product #{store_id}"
+                    self.save_link(s, link)
+                elif key in pos:
+                    self.count("linked")
+                    self.note("link", {"sku": pos[key].sku, "store_id": store_id})
+                    self.save_link(
+                        s,
+                        ProductLink(
+                            sku=pos[key].sku,
+                            store_id=store_id,
+                            store_hash=current,
+                            status=PENDING,
+                            message=f"linked by SKU to store product #{store_id}",
+                        ),
+                    )
+                elif self.settings.import_new_products:
+                    fields, reason = import_fields(obj, self.pricing)
+                    if reason or fields is None:
+                        self.count("not_imported")
+                        self.note("not_imported", {"sku": sku, "reason": reason})
+                        self.errors.append((sku, f"not imported from the store: {reason}"))
+                        self.save_link(
+                            s,
+                            ProductLink(
+                                sku=sku,
+                                store_id=store_id,
+                                store_hash=current,
+                                status=FAILED,
+                                message=f"not imported from the store: {reason}",
+                            ),
+                        )
+                    else:
+                        imports.append((fields, obj))
+            if not self.dry:
+                s.commit()
+        if imports:
+            self.import_products(imports)
+        for sku, obj in authority_updates:
+            self.apply_store_authority(sku, obj)
+
+    def import_products(self, imports: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """Create POS products for store products the POS does not know."""
+        assert self.pricing is not None
+        valid: list[tuple[ProductIn, dict[str, Any]]] = []
+        with self.hub.session() as s:
+            for fields, obj in imports:
+                try:
+                    stock = obj.get("stock_quantity")
+                    item = ProductIn(
+                        **fields, stock=int(stock) if isinstance(stock, int) and stock > 0 else None
+                    )
+                except InputValidationError as exc:
+                    first = exc.errors()[0]
+                    reason = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+                    self.count("not_imported")
+                    self.errors.append((fields["sku"], f"not imported from the store: {reason}"))
+                    self.save_link(
+                        s,
+                        ProductLink(
+                            sku=fields["sku"],
+                            store_id=int(obj["id"]),
+                            status=FAILED,
+                            message=f"not imported from the store: {reason}",
+                        ),
+                    )
+                    continue
+                valid.append((item, obj))
+            if not self.dry:
+                s.commit()
+        if not valid:
+            return
+        for item, _ in valid:
+            self.note("import", {"sku": item.sku, "name": item.name, "price": str(item.price)})
+        self.count("imported", len(valid))
+        if self.dry:
+            return
+        try:
+            self.hub.pos.upsert_products([item for item, _ in valid], source="woocommerce")
+        except InputError as exc:
+            # One product the POS refuses (for example a SKU differing only in case): import
+            # the rest one by one, and report the refused ones.
+            self.count("imported", -len(valid))
+            for item, _ in valid:
+                try:
+                    self.hub.pos.create_product(item, source="woocommerce")
+                    self.count("imported")
+                except InputError as one:
+                    self.count("not_imported")
+                    self.errors.append((item.sku, f"not imported from the store: {one}"))
+            del exc
+        cats = self.category_map()
+        with self.hub.session() as s:
+            for item, obj in valid:
+                snapshot = PosProduct(
+                    id=0,
+                    sku=item.sku,
+                    name=item.name,
+                    description=item.description,
+                    price=item.price,
+                    tiers=dict.fromkeys(TIERS),
+                    category=item.category,
+                    sync=True,
+                    active=True,
+                    manage_stock=item.manage_stock,
+                    on_hand=item.stock or 0,
+                    reserved=0,
+                    updated_at=utcnow(),
+                )
+                view = desired_view(
+                    snapshot, self.settings, self.pricing, cats.get(item.category or "")
+                )
+                s.merge(
+                    ProductLink(
+                        sku=item.sku,
+                        store_id=int(obj["id"]),
+                        pushed_hash=content_hash(view),
+                        store_hash=content_hash(store_view(obj, self.settings)),
+                        pushed_stock=item.stock,
+                        status=SYNCED,
+                        message="imported from the store",
+                        updated_at=utcnow(),
+                    )
+                )
+            s.commit()
+
+    def apply_store_authority(self, sku: str, obj: dict[str, Any]) -> None:
+        """Copy the fields the config gives the store authority over into the POS."""
+        assert self.pricing is not None
+        fields, _ = import_fields(obj, self.pricing)
+        if fields is None:
+            return
+        patch: dict[str, Any] = {}
+        for name in self.settings.store_authority:
+            if name in fields and fields[name] is not None:
+                patch[name] = fields[name]
+        if not patch:
+            return
+        self.note("update_pos", {"sku": sku, **{k: str(v) for k, v in patch.items()}})
+        self.count("updated_in_pos")
+        if not self.dry:
+            try:
+                self.hub.pos.update_product(sku, ProductPatch(**patch), source="woocommerce")
+            except (InputError, InputValidationError) as exc:
+                self.errors.append((sku, f"store change not applied to the POS: {exc}"))
+
+    # -- push ---------------------------------------------------------------------------
+
+    async def push_chunk(self) -> bool:
+        """Plan and send one chunk of POS products. True when every product was covered."""
+        after_id = int(self.cursor.get("after_id", 0))
+        limit = self.settings.chunk_products
+        with self.hub.session() as s:
+            products = load_pos_products(
+                s, after_id, limit, None if self.full else self.cursor.get("push_after")
+            )
+        if not products:
+            return True
+        await self.push_products(products)
+        self.cursor["after_id"] = products[-1].id
+        self.cursor["done"] = int(self.cursor.get("done", 0)) + len(products)
+        self.beat()
+        return len(products) < limit
+
+    async def ensure_categories(self, names: set[str]) -> dict[str, int | None]:
+        """Store category ids for POS category names; created when the settings say so."""
+        assert self.client is not None
+        mapped = {k.lower(): v for k, v in self.category_map().items()}
+        result: dict[str, int | None] = {}
+        missing = []
+        for name in names:
+            if name.lower() in mapped:
+                result[name] = mapped[name.lower()]
+            else:
+                missing.append(name)
+        if not missing:
+            return result
+        if self.settings.missing_category == "skip" or self.dry:
+            for name in missing:
+                result[name] = None
+                if self.dry and self.settings.missing_category == "create":
+                    self.note("create_category", name)
+            return result
+        created = await self.client.batch_all("categories", create=[{"name": n} for n in missing])
+        with self.hub.session() as s:
+            for name, item in zip(missing, created.create, strict=True):
+                if is_item_error(item):
+                    error = item["error"]
+                    existing = (error.get("data") or {}).get("resource_id")
+                    if existing:
+                        result[name] = int(existing)
+                    else:
+                        result[name] = None
+                        self.errors.append(
+                            (None, f"category {name!r} not created: {error.get('message')}")
+                        )
+                        continue
+                else:
+                    result[name] = int(item["id"])
+                    self.count("categories_created")
+                s.merge(CategoryLink(name=name, store_id=result[name] or 0))
+            s.commit()
+        return result
+
+    async def push_products(self, products: list[PosProduct]) -> None:
+        assert self.client is not None and self.pricing is not None
+        categories = await self.ensure_categories({p.category for p in products if p.category})
+        with self.hub.session() as s:
+            links = self.links_for(s, [p.sku for p in products])
+        actions: list[tuple[PosProduct, Action]] = []
+        for p in products:
+            link = links.get(p.sku.lower())
+            category_id = categories.get(p.category) if p.category else None
+            action = plan_product(
+                p,
+                link.store_id if link else None,
+                link.pushed_hash if link else None,
+                bool(link and link.status == PENDING and link.pushed_hash is not None),
+                self.settings,
+                self.pricing,
+                category_id,
+                bool(p.category) and category_id is None,
+            )
+            actions.append((p, action))
+        with self.hub.session() as s:
+            for p, action in actions:
+                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
+                if action.kind == "skip":
+                    self.count("skipped")
+                    self.note("skip", {"sku": p.sku, "reason": action.reason})
+                    if link.status != SKIPPED or link.message != action.reason:
+                        link.status, link.message = SKIPPED, action.reason
+                        self.save_link(s, link)
+                elif action.kind == "unchanged":
+                    self.count("unchanged")
+                    if link.status != SYNCED:
+                        link.status, link.message = SYNCED, ""
+                        self.save_link(s, link)
+            if not self.dry:
+                s.commit()
+        to_send = [(p, a) for p, a in actions if a.kind in ("create", "update", "draft")]
+        for round_number in range(3):
+            if not to_send:
+                break
+            to_send = await self.send(to_send, links, final=round_number == 2)
+
+    async def send(
+        self,
+        work: list[tuple[PosProduct, Action]],
+        links: dict[str, ProductLink],
+        final: bool,
+    ) -> list[tuple[PosProduct, Action]]:
+        """Send creates and updates; returns the ones to try again (re-linked or unclear)."""
+        assert self.client is not None
+        creates = [(p, a) for p, a in work if a.kind == "create"]
+        updates = [(p, a) for p, a in work if a.kind != "create"]
+        if self.dry:
+            for p, a in work:
+                self.count(f"would_{a.kind}")
+                self.note(a.kind, {"sku": p.sku, "store_id": a.payload.get("id")})
+            return []
+        outcome = await self.client.batch_all(
+            "products",
+            create=[a.payload for _, a in creates],
+            update=[a.payload for _, a in updates],
+        )
+        if (
+            outcome.chunk_errors
+            and all(isinstance(e, (StoreUnavailable, RateLimited)) for e in outcome.chunk_errors)
+            and not any(not is_item_error(i) for i in outcome.create + outcome.update)
+        ):
+            # Nothing got through: pause the job rather than mark every product failed.
+            raise outcome.chunk_errors[0]
+        again: list[tuple[PosProduct, Action]] = []
+        unclear: list[tuple[PosProduct, Action]] = []
+        with self.hub.session() as s:
+            for (p, action), item in zip(
+                creates + updates, outcome.create + outcome.update, strict=True
+            ):
+                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
+                links[p.sku.lower()] = link
+                if not is_item_error(item):
+                    self.count(
+                        {"create": "created", "update": "updated", "draft": "drafted"}[action.kind]
+                    )
+                    link.store_id = int(item["id"])
+                    link.pushed_hash = action.hash
+                    link.store_hash = content_hash(store_view(item, self.settings))
+                    if "stock_quantity" in action.payload:
+                        link.pushed_stock = action.payload["stock_quantity"]
+                    link.store_modified = item.get("date_modified_gmt")
+                    link.status = SYNCED if action.kind != "draft" else SKIPPED
+                    link.message = (
+                        ""
+                        if action.kind != "draft"
+                        else "not for sale online: drafted in the store"
+                    )
+                    self.save_link(s, link)
+                    continue
+                error = item["error"]
+                code = str(error.get("code") or "")
+                data = error.get("data") or {}
+                message = str(error.get("message") or code)
+                if data.get("ambiguous") and not final:
+                    unclear.append((p, action))
+                    continue
+                if code == "product_invalid_sku" and data.get("resource_id") and not final:
+                    # The store already has this SKU: link to it and update it instead.
+                    link.store_id = int(data["resource_id"])
+                    link.pushed_hash = None
+                    self.count("linked")
+                    payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+                    payload["id"] = link.store_id
+                    again.append((p, Action("update", p.sku, payload, action.hash)))
+                    self.save_link(s, link)
+                    continue
+                if code == "woocommerce_rest_product_invalid_id" and not final:
+                    # Deleted in the store behind our back: create it again.
+                    link.store_id, link.pushed_hash = None, None
+                    payload = {k: v for k, v in action.payload.items() if k != "id"}
+                    again.append((p, Action("create", p.sku, payload, action.hash)))
+                    self.save_link(s, link)
+                    continue
+                if data.get("client"):
+                    # The request never got an answer we can trust: keep it pending.
+                    link.status, link.message = PENDING, f"not confirmed by the store: {message}"
+                else:
+                    link.status, link.message = FAILED, f"{message} ({code})"
+                    self.count("failed")
+                    self.errors.append((p.sku, f"the store refused it: {message} ({code})"))
+                self.save_link(s, link)
+            s.commit()
+        if unclear:
+            again.extend(await self.resolve_unclear(unclear, links))
+        return again
+
+    async def resolve_unclear(
+        self, unclear: list[tuple[PosProduct, Action]], links: dict[str, ProductLink]
+    ) -> list[tuple[PosProduct, Action]]:
+        """After a timeout the store may or may not have applied a write: look before retrying."""
+        assert self.client is not None
+        found: dict[str, dict[str, Any]] = {}
+        skus = [p.sku for p, _ in unclear]
+        for start in range(0, len(skus), 50):
+            part = skus[start : start + 50]
+            items = await self.client.get(
+                "products",
+                {"sku": ",".join(part), "_fields": ",".join(STORE_FIELDS), "per_page": MAX_BATCH},
+            )
+            for obj in items or []:
+                if obj.get("type") != "variation" and obj.get("sku"):
+                    found[str(obj["sku"]).lower()] = obj
+        retry: list[tuple[PosProduct, Action]] = []
+        with self.hub.session() as s:
+            for p, action in unclear:
+                obj = found.get(p.sku.lower())
+                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
+                links[p.sku.lower()] = link
+                if obj is None:
+                    retry.append(
+                        (
+                            p,
+                            Action(
+                                "create",
+                                p.sku,
+                                {k: v for k, v in action.payload.items() if k != "id"},
+                                action.hash,
+                            ),
+                        )
+                    )
+                    continue
+                link.store_id = int(obj["id"])
+                if content_hash(store_view(obj, self.settings)) == content_hash(
+                    store_view({**obj, **_as_store(action.payload)}, self.settings)
+                ):
+                    # The write did land.
+                    self.count("created" if action.kind == "create" else "updated")
+                    link.pushed_hash = action.hash
+                    link.store_hash = content_hash(store_view(obj, self.settings))
+                    if "stock_quantity" in action.payload:
+                        link.pushed_stock = action.payload["stock_quantity"]
+                    link.status, link.message = SYNCED, ""
+                else:
+                    payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+                    payload["id"] = link.store_id
+                    retry.append((p, Action("update", p.sku, payload, action.hash)))
+                self.save_link(s, link)
+            s.commit()
+        return retry
+
+    # -- after a successful run -----------------------------------------------------------
+
+    def after_success(self) -> None:
+        started = self.cursor.get("started") or utcnow().isoformat()
+        set_state(self.hub, "products.read_watermark", started)
+        set_state(self.hub, "products.push_watermark", started)
+        set_state(self.hub, "products.last_success", utcnow().isoformat())
+        set_state(self.hub, "products.last_result", {"job": self.job_id, **self.result()})
+        with self.hub.session() as s:
+            edited_since = s.exec(
+                select(func.count())
+                .select_from(Product)
+                .where(col(Product.updated_at) > datetime.fromisoformat(started))
+            ).one()
+        if edited_since:
+            # Edits arrived while this run was past them: carry them in a follow-up run.
+            schedule_edit_push(self.hub)
+
+
+def _as_store(payload: dict[str, Any]) -> dict[str, Any]:
+    """A write payload in the shape the store echoes it, to check whether it landed."""
+    echo = {k: v for k, v in payload.items() if k not in ("id", "stock_quantity")}
+    if "categories" in payload:
+        echo["categories"] = payload["categories"]
+    return echo
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def pricing_from(raw: dict[str, Any]) -> StorePricing:
+    return StorePricing(
+        prices_include_tax=bool(raw.get("include")),
+        tax_rate=Decimal(str(raw.get("rate") or "0")),
+        decimals=int(raw.get("decimals", 2)),
+    )
+
+
+def pos_products_by_sku(s: Session, skus: Iterable[str]) -> dict[str, Product]:
+    lowered = list({sku.lower() for sku in skus if sku})
+    found: dict[str, Product] = {}
+    for start in range(0, len(lowered), 500):
+        part = lowered[start : start + 500]
+        for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
+            found[product.sku.lower()] = product
+    return found
+
+
+def load_pos_products(
+    s: Session, after_id: int, limit: int, changed_after: str | None
+) -> list[PosProduct]:
+    """The next POS products by id; with ``changed_after``, only edited or pending ones."""
+    query = select(Product, StockLevel).join(
+        StockLevel, col(StockLevel.product_id) == col(Product.id), isouter=True
+    )
+    query = query.where(col(Product.id) > after_id)
+    if changed_after:
+        pending = select(ProductLink.sku).where(ProductLink.status == PENDING)
+        query = query.where(
+            or_(
+                col(Product.updated_at) >= datetime.fromisoformat(changed_after),
+                col(Product.sku).in_(pending),
+            )
+        )
+    rows = s.exec(query.order_by(col(Product.id)).limit(limit)).all()
+    category_ids = {p.category_id for p, _ in rows if p.category_id}
+    names = {
+        c.id: c.name
+        for c in s.exec(select(Category).where(col(Category.id).in_(category_ids))).all()
+    }
+    return [
+        PosProduct(
+            id=p.id or 0,
+            sku=p.sku,
+            name=p.name,
+            description=p.description,
+            price=p.price,
+            tiers={"aa": p.price_aa, "aaa": p.price_aaa, "aaaa": p.price_aaaa},
+            category=names.get(p.category_id) if p.category_id else None,
+            sync=p.sync_to_woocommerce,
+            active=p.active,
+            manage_stock=p.manage_stock,
+            on_hand=stock.on_hand if stock else 0,
+            reserved=stock.reserved if stock else 0,
+            updated_at=p.updated_at,
+        )
+        for p, stock in rows
+    ]
