@@ -87,9 +87,7 @@ def shop_factory(tmp_path: Path) -> Iterator[Any]:
         folder.mkdir()
         extra = kwargs.pop("extra", {})
         extra.setdefault("hub", {})["timezone"] = timezone
-        settings = make_settings(
-            folder, plugins=plugins or ["freebies"], extra=extra, **kwargs
-        )
+        settings = make_settings(folder, plugins=plugins or ["freebies"], extra=extra, **kwargs)
         rt = stack.enter_context(running_hub(settings))
         http = stack.enter_context(client(rt))
         pos = Pos(session=rt.session, host=rt.host, tax_rate=settings.hub.tax_rate)
