@@ -79,7 +79,7 @@ GOOD: dict[str, Any] = {
         ({"start": "tomorrow"}, "start"),
         ({"start": "2025-03-30T01:30:00"}, "start"),  # skipped by the clocks in London
         ({"rule": {"kind": "spend"}}, "rule.min_spend"),
-        ({"rule": {"kind": "spend", "min_spend": 20.5}}, "rule.min_spend"),
+        ({"rule": {"kind": "spend", "min_spend": "20.505"}}, "rule.min_spend"),
         ({"rule": {"kind": "spend", "min_spend": "-1"}}, "rule.min_spend"),
         ({"rule": {"kind": "quantity", "quantity": 2}}, "rule.sku"),
         (
