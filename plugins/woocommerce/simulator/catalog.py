@@ -600,7 +600,7 @@ class Catalog:
             "date_on_sale_to": None,
             "date_on_sale_to_gmt": None,
             "on_sale": on_sale,
-            "purchasable": price != "" and p["status"] != "trash",
+            "purchasable": price != "",
             # The real store returns a variation's total_sales as a string here.
             "total_sales": str(p["total_sales"]) if is_variation else p["total_sales"],
             "virtual": p["virtual"],
