@@ -22,7 +22,7 @@ from plugins.freebies.tables import Campaign
 KIND = "freebies.publish"
 # A run that finds another one running re-queues itself this much later, so the change that
 # queued it is published even if the running job read the campaigns before the change.
-RETRY_DELAY = 5.0
+RETRY_DELAY = 2.0
 COUNTS = ("created", "updated", "expired", "deleted", "unchanged", "skipped", "linked", "failed")
 
 

@@ -81,14 +81,17 @@ def shop_factory(tmp_path: Path) -> Iterator[Any]:
     stack = contextlib.ExitStack()
 
     def build(
-        plugins: list[str] | None = None, timezone: str = "Europe/London", **kwargs: Any
+        plugins: list[str] | None = None,
+        timezone: str = "Europe/London",
+        worker: bool = False,
+        **kwargs: Any,
     ) -> Shop:
         folder = tmp_path / f"hub{len(stack._exit_callbacks)}"
         folder.mkdir()
         extra = kwargs.pop("extra", {})
         extra.setdefault("hub", {})["timezone"] = timezone
         settings = make_settings(folder, plugins=plugins or ["freebies"], extra=extra, **kwargs)
-        rt = stack.enter_context(running_hub(settings))
+        rt = stack.enter_context(running_hub(settings, worker=worker))
         http = stack.enter_context(client(rt))
         pos = Pos(session=rt.session, host=rt.host, tax_rate=settings.hub.tax_rate)
         seed(pos)

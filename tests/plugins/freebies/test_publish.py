@@ -215,3 +215,21 @@ def test_a_restart_in_the_middle_leaves_no_duplicates(
     assert late["counts"]["linked"] == 3  # the lost answer, then two duplicate-code errors
     kinds = [j.status for j in reversed(hub_a.jobs.list(kind=publish.KIND))]
     assert kinds[:2] == ["stuck", "succeeded"]
+
+
+def test_a_change_is_published_by_the_worker(shop_factory: Any, sim: RunningSimulator) -> None:
+    shop: Shop = shop_factory(
+        plugins=["freebies", "woocommerce"], plugin_config=woo_config(sim), worker=True
+    )
+    assert "freebies.publish_periodic" in shop.rt.queue.periodic
+    c = shop.campaign()
+    wait_for(lambda: f"pos-gift-{c['id']}" in coupons(sim), timeout=10)
+    shop.http.post(f"/api/freebies/campaigns/{c['id']}/end")
+
+    def expired() -> bool:
+        coupon = coupons(sim)[f"pos-gift-{c['id']}"]
+        return datetime.fromisoformat(coupon["date_expires_gmt"]) <= datetime.now(UTC).replace(
+            tzinfo=None
+        )
+
+    wait_for(expired, timeout=10)
