@@ -34,7 +34,15 @@ def upgrade(engine: Engine, plugin_dirs: list[str] | None = None) -> None:
 def pending(engine: Engine, plugin_dirs: list[str] | None = None) -> bool:
     """True when some branch is behind its newest revision."""
     cfg = alembic_config(engine, plugin_dirs)
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    script = ScriptDirectory.from_config(cfg)
     with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return not heads <= current
+        current = MigrationContext.configure(connection).get_current_heads()
+    # Alembic stores only the tips: a plugin branch that depends on the core's revision stands
+    # for both. Everything reachable from the stored tips is applied.
+    applied = {
+        rev.revision
+        for rev in script.revision_map._get_ancestor_nodes(
+            script.revision_map.get_revisions(current), include_dependencies=True
+        )
+    }
+    return not set(script.get_heads()) <= applied

@@ -61,6 +61,8 @@ class WooCommerceSettings(Strict):
     watermark_overlap_seconds: int = Field(default=120, ge=0)
     # POS edits are collected for this long, then pushed in one go.
     edit_debounce_seconds: float = Field(default=0.5, ge=0, le=60)
+    # First wait when the store is unavailable; doubles per failed try, up to 5 minutes.
+    pause_base_seconds: float = Field(default=5.0, gt=0, le=300)
     # Products per chunk task: keeps every task short.
     chunk_products: int = Field(default=2000, ge=100, le=20000)
 

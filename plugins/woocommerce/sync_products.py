@@ -165,7 +165,9 @@ def sync_products_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
     ledger.add_errors(job_id, engine.errors)
     engine.cursor["pauses"] = 0
     if outcome == "done":
-        ledger.heartbeat(job_id, cursor=engine.cursor, done=engine.cursor.get("done", 0))
+        ledger.heartbeat(
+            job_id, cursor=engine.cursor, done=engine.cursor.get("done", 0), phase="finished"
+        )
         ledger.finish(job_id, "failed" if engine.failed_hard else "succeeded", engine.result())
         if not engine.dry:
             engine.after_success()
@@ -188,7 +190,7 @@ def pause(hub: Hub, job_id: int, lease: str, engine: CatalogueSync, exc: StoreEr
 
     pauses = int(engine.cursor.get("pauses", 0)) + 1
     engine.cursor["pauses"] = pauses
-    delay = min(MAX_PAUSE, 5.0 * 2 ** (pauses - 1))
+    delay = min(MAX_PAUSE, engine.settings.pause_base_seconds * 2 ** (pauses - 1))
     if exc.retry_after:
         delay = max(delay, float(exc.retry_after))
     delay *= random.uniform(0.8, 1.2)
