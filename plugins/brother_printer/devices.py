@@ -34,16 +34,21 @@ class EscposDeviceAdapter:
         self.printer = printer
         self.timeout = timeout
 
-    def _make(self) -> Any:
+    def _class(self) -> Any:
+        escpos_import.dummy_class()  # the first import of python-escpos, with logging guarded
         with escpos_import.quiet():
             from escpos import printer as escpos_printer
+        return escpos_printer.Usb if self.printer.connection == "usb" else escpos_printer.Serial
+
+    def _make(self) -> Any:
+        cls = self._class()
         if self.printer.connection == "usb":
-            return escpos_printer.Usb(
+            return cls(
                 self.printer.usb_vendor,
                 self.printer.usb_product,
                 timeout=int(self.timeout * 1000),
             )
-        return escpos_printer.Serial(
+        return cls(
             devfile=self.printer.serial_device,
             baudrate=self.printer.baudrate,
             timeout=self.timeout,
@@ -59,6 +64,16 @@ class EscposDeviceAdapter:
             sent = total if outcome is SendOutcome.SENT else 0
             return SendResult(outcome, total, sent, None, kind, err, time.monotonic() - start)
 
+        cls = self._class()
+        if not cls.is_usable():
+            # Checked before making an object: python-escpos's destructor raises on an object
+            # whose library is missing.
+            return result(
+                SendOutcome.NOT_SENT,
+                "open_failed",
+                f"python-escpos cannot drive {self.printer.connection} printers here "
+                f"(install {'pyusb' if self.printer.connection == 'usb' else 'pyserial'})",
+            )
         try:
             device = self._make()  # a fresh object per job: a failed open leaves it unusable
             with escpos_import.quiet():

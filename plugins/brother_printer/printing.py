@@ -459,10 +459,11 @@ class PrinterService:
         device_values = self._device_status_values(printer.name)
         if status is not None and status.holds_jobs:
             reason = f"held: printer reports {', '.join(status.errors) or status.verdict}"
+            # The printer's row first, so that whoever sees the job held also sees why.
+            self._update_device(printer.name, **device_values)
             if self._bump_and_enqueue(
                 job, self.settings.hold_recheck_seconds, held=True, last_error=reason
             ):
-                self._update_device(printer.name, **device_values)
                 self.hub.logger.warning("print job %s %s", job.id, reason)
             return "held"
         now = utcnow()

@@ -12,7 +12,6 @@ reading after the last ``send`` is still reported as uncertain rather than as pr
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import errno
 import fcntl
@@ -141,11 +140,14 @@ def send(
     write_timeout: float = 5.0,
     chunk_size: int = CHUNK,
     send_buffer: int = SEND_BUFFER,
+    close_timeout: float = 1.0,
 ) -> SendResult:
     """Send ``data`` on one new connection; never raises for network errors.
 
     ``write_timeout`` bounds each wait for the printer to take more data (not the whole job),
     so a slow but moving printer is not cut off while a stalled one is detected.
+    ``close_timeout`` bounds the wait for the printer to close after the last byte (a reset
+    then means part of the job was never read: uncertain).
     """
     start = time.monotonic()
     total = len(data)
@@ -200,10 +202,43 @@ def send(
                 else problem.removeprefix("reset:")
             )
             return result(SendOutcome.UNCERTAIN, sent, acked, kind, msg)
-        # Every byte is acknowledged already; a late close error changes nothing.
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+        # Acknowledged by the printer's TCP stack is not yet read by the printer: a printer
+        # that resets now drops what sits in its buffer. Half-close and wait briefly for the
+        # printer to close in turn: EOF means it read everything; a reset means it did not.
+        ending = _await_close(sock, min(write_timeout, close_timeout))
+        if ending == "reset":
+            return result(
+                SendOutcome.UNCERTAIN,
+                sent,
+                acked,
+                "reset",
+                "printer reset the connection before reading the whole job",
+            )
         return result(SendOutcome.SENT, sent, acked)
+
+
+def _await_close(sock: socket.socket, timeout: float) -> str:
+    """After our last byte: "eof" (the printer closed), "reset", or "open" (still open after
+    ``timeout``; many printers keep the connection until we close, so that counts as sent)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError as exc:
+        return "reset" if isinstance(exc, ConnectionError) else "open"
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "open"
+        sock.settimeout(remaining)
+        try:
+            if not sock.recv(4096):  # printers may talk back (status); only the end matters
+                return "eof"
+        except TimeoutError:
+            return "open"
+        except ConnectionError:
+            return "reset"
+        except OSError:
+            return "open"
 
 
 def _connect(host: str, port: int, timeout: float, send_buffer: int) -> socket.socket:

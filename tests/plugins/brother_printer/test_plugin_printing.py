@@ -1,0 +1,571 @@
+"""The plugin wired into a real hub: till sales, jobs and their states, faults, restart, API.
+
+Real parts: the hub built by ``hub.testing.running_hub`` with consumer threads, its HTTP API on
+a loopback port, SQLite (and PostgreSQL + Redis in the last tests), and VirtualPrinters over
+loopback TCP. What was printed is checked by decoding the bytes the printer received, never by
+comparing with bytes our code produced.
+
+USB and serial printers need hardware (and pyusb / pyserial) that this machine does not have:
+only the refusal path of the python-escpos adapter is covered here; file and network printers
+are covered end to end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.config import Settings
+from hub.errors import ConfigError
+from hub.pos import Pos
+from hub.runtime import Runtime
+from hub.testing import client, make_settings, postgres_database, running_hub, wait_for
+from hub.types import OrderInfo, OrderLineInfo
+from plugins.brother_printer.decode import DecodedJob, decode
+from plugins.brother_printer.tables import PrintJob
+from plugins.brother_printer.virtual_printer import VirtualPrinter
+
+# Short timeouts keep the file fast; Huey's scheduler still rounds delays up to about 1 s.
+FAST: dict[str, Any] = {
+    "status_timeout": 0.2,
+    "connect_timeout": 0.3,
+    "write_timeout": 0.4,
+    "retry_base_delay": 0.1,
+    "retry_max_delay": 0.3,
+    "retry_for_seconds": 60,
+    "hold_recheck_seconds": 0.2,
+    "lease_wait_seconds": 5,
+    "footer_lines": ["Merci ! Prices in £ and €"],
+    "store_name": "Brother Café",
+}
+
+
+def printer(vp: VirtualPrinter, name: str = "till", **extra: Any) -> dict[str, Any]:
+    model = "TM-T20III" if vp.language == "escpos" else "TD-4000"
+    return {
+        "name": name,
+        "host": vp.host,
+        "port": vp.port,
+        "model": model,
+        "language": vp.language,
+        **extra,
+    }
+
+
+def settings_for(tmp_path: Path, printers: list[dict[str, Any]], **kw: Any) -> Settings:
+    section = {**FAST, "printers": printers, **kw.pop("section", {})}
+    return make_settings(
+        tmp_path, plugins=["brother_printer"], plugin_config={"brother_printer": section}, **kw
+    )
+
+
+@contextlib.contextmanager
+def hub_client(settings: Settings) -> Iterator[tuple[Runtime, httpx.Client]]:
+    with running_hub(settings, worker=True) as rt, client(rt) as http:
+        add_products(http)
+        yield rt, http
+
+
+def add_products(http: httpx.Client) -> None:
+    for sku, name, price in (
+        ("CB-1", "Crème brûlée", "4.50"),
+        ("TEA-1", "Thé vert", "2.00"),
+    ):
+        r = http.post(
+            "/api/products", json={"sku": sku, "name": name, "price": price, "stock": 500}
+        )
+        assert r.status_code in (201, 409), r.text
+
+
+def sale(http: httpx.Client, payment: str = "cash", **extra: Any) -> dict[str, Any]:
+    body = {
+        "lines": [{"sku": "CB-1", "quantity": 2}, {"sku": "TEA-1", "quantity": 1}],
+        "payment_method": payment,
+        **extra,
+    }
+    if payment == "cash":
+        body.setdefault("amount_paid", "20.00")
+    r = http.post("/api/orders", json=body)
+    assert r.status_code in (200, 201), r.text
+    return dict(r.json())
+
+
+def jobs(http: httpx.Client, state: str | None = None) -> list[dict[str, Any]]:
+    r = http.get("/api/printers/jobs", params={"state": state} if state else {})
+    assert r.status_code == 200, r.text
+    return list(r.json()["jobs"])
+
+
+def job_state(http: httpx.Client, job_id: int) -> str:
+    return str(http.get(f"/api/printers/jobs/{job_id}").json()["state"])
+
+
+def wait_printed(vp: VirtualPrinter, n: int, timeout: float = 10) -> list[DecodedJob]:
+    wait_for(lambda: len(vp.jobs) >= n, timeout)
+    return vp.decoded_jobs()
+
+
+def printer_check(http: httpx.Client, name: str = "till") -> dict[str, Any]:
+    plugin = next(
+        p for p in http.get("/api/health").json()["plugins"] if p["name"] == "brother_printer"
+    )
+    return dict(next(c for c in plugin["checks"] if c["name"] == f"printer {name}"))
+
+
+@pytest.fixture
+def vp() -> Iterator[VirtualPrinter]:
+    printer_ = VirtualPrinter(language="escpos")
+    printer_.start()
+    yield printer_
+    printer_.stop()
+
+
+# --- receipts ------------------------------------------------------------------------------
+
+
+def test_till_sale_prints_receipt_with_qr_accents_and_drawer_kick_for_cash_only(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        cash = sale(http, "cash", amount_paid="20.00")
+        [receipt] = wait_printed(vp, 1)
+        card = sale(http, "card")
+        card_receipt = wait_printed(vp, 2)[1]
+
+        assert receipt.qr_codes == [cash["number"]]
+        assert "Brother Café" in receipt.text_lines
+        assert "Merci ! Prices in £ and €" in receipt.text_lines
+        assert any(
+            ln.startswith("Crème brûlée") and ln.endswith("£9.00") for ln in receipt.text_lines
+        )
+        assert any(ln.startswith("Thé vert") for ln in receipt.text_lines)
+        total = next(ln for ln in receipt.text_lines if ln.startswith("TOTAL"))
+        assert total.endswith("£13.20")  # (9.00 + 2.00) * 1.20
+        assert any(ln.startswith("Change") and ln.endswith("£6.80") for ln in receipt.text_lines)
+        assert receipt.drawer_kicks == [2]
+        assert receipt.significant_events()[-1] == ("cut", "full")
+
+        assert card_receipt.qr_codes == [card["number"]]
+        assert card_receipt.drawer_kicks == []
+        assert card_receipt.cuts == ["full"]
+        states = {j["order_number"]: (j["state"], j["kind"], j["attempts"]) for j in jobs(http)}
+        assert states == {
+            cash["number"]: ("printed", "receipt", 1),
+            card["number"]: ("printed", "receipt", 1),
+        }
+
+
+def test_free_gift_line_is_marked_on_the_receipt(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (rt, _http):
+        order = OrderInfo(
+            id=9001,
+            number="T009001",
+            channel="till",
+            status="completed",
+            created_at=datetime(2025, 6, 1, 9, 30, tzinfo=UTC),
+            lines=(
+                OrderLineInfo("CB-1", "Crème brûlée", 1, Decimal("4.50")),
+                OrderLineInfo("BAG-1", "Tote bag (free gift)", 1, Decimal("0"), is_gift=True),
+            ),
+            subtotal=Decimal("4.50"),
+            tax=Decimal("0.90"),
+            total=Decimal("5.40"),
+            payment_method="card",
+        )
+        rt.host.call("orders_recorded", order=order)
+        [receipt] = wait_printed(vp, 1)
+    assert any(ln.startswith("Tote bag (free gift)") for ln in receipt.text_lines)
+    assert "  1 x FREE GIFT" in receipt.text_lines
+    assert receipt.qr_codes == ["T009001"]
+    assert "2025-06-01 10:30" in receipt.text  # Europe/London summer time, stored as UTC
+
+
+def test_reprint_is_a_copy_without_drawer_kick(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        order = sale(http, "cash")
+        wait_printed(vp, 1)
+        [original] = jobs(http)
+        r = http.post(f"/api/printers/jobs/{original['id']}/reprint")
+        assert r.status_code == 202, r.text
+        assert r.json()["copy"] is True
+        assert r.json()["idempotency_key"] == f"reprint:{order['id']}:1"
+        second = http.post(f"/api/printers/jobs/{original['id']}/reprint").json()
+        assert second["idempotency_key"] == f"reprint:{order['id']}:2"
+        printed = wait_printed(vp, 3)
+        # Bad input names the field.
+        missing = http.post("/api/printers/jobs/999999/reprint")
+        assert missing.status_code == 404 and missing.json()["error"]["field"] == "job_id"
+        bad = http.post(f"/api/printers/jobs/{original['id']}/reprint", json={"printr": "x"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "printr"
+    first, copy = printed[0], printed[1]
+    assert first.drawer_kicks == [2]
+    assert copy.drawer_kicks == []
+    assert "*** COPY ***" in copy.text_lines[0]
+    assert "COPY - NOT A NEW SALE" in copy.text_lines
+    assert copy.qr_codes == [order["number"]]
+
+
+def test_same_order_recorded_twice_prints_one_receipt(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (rt, http):
+        first = sale(http, "card", idempotency_key="till-7-0001")
+        again = sale(http, "card", idempotency_key="till-7-0001")  # the till resends
+        assert first["id"] == again["id"]
+        wait_printed(vp, 1)
+        # Even if the hook fires again for the same order, the idempotency key holds.
+        order = Pos(rt.session, rt.host).find_order(order_id=first["id"])
+        rt.host.call("orders_recorded", order=order)
+        time.sleep(0.5)
+        assert len(vp.jobs) == 1
+        assert [j["idempotency_key"] for j in jobs(http)] == [f"receipt:{first['id']}"]
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def test_refused_printer_is_retried_and_prints_exactly_once_when_back(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault("refused")
+        order = sale(http, "cash")
+        job = wait_for(lambda: [j for j in jobs(http) if j["attempts"] >= 2], 10)[0]
+        assert job["state"] in ("queued", "sending")
+        assert "refused" in job["last_error"] or job["state"] == "sending"
+        assert not printer_check(http)["ok"] or job["state"] == "sending"
+        vp.clear_fault()
+        [receipt] = wait_printed(vp, 1)
+        assert receipt.qr_codes == [order["number"]]
+        wait_for(lambda: job_state(http, job["id"]) == "printed", 5)
+        time.sleep(1.5)  # any stray retry would have printed by now
+        assert len(vp.jobs) == 1
+
+
+def test_not_sent_for_too_long_fails_with_the_reason(tmp_path: Path, vp: VirtualPrinter) -> None:
+    settings = settings_for(tmp_path, [printer(vp)], section={"retry_for_seconds": 0})
+    with hub_client(settings) as (_rt, http):
+        vp.set_fault("refused")
+        sale(http, "card")
+        [failed] = wait_for(lambda: jobs(http, "failed"), 10)
+        assert (
+            "refused" in failed["last_error"] and "not sent after 1 attempt" in failed["last_error"]
+        )
+        # A failed job never sent a byte: a person may queue the original again.
+        vp.clear_fault()
+        r = http.post(f"/api/printers/jobs/{failed['id']}/retry")
+        assert r.status_code == 202, r.text
+        [receipt] = wait_printed(vp, 1)
+        assert receipt.drawer_kicks == []  # a card sale
+        assert job_state(http, failed["id"]) == "printed"
+
+
+def test_reset_mid_job_is_uncertain_never_retried_and_resolved_by_a_person(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault("reset", after_bytes=100)
+        order = sale(http, "cash")
+        [job] = wait_for(lambda: jobs(http, "uncertain"), 10)
+        assert job["attempts"] == 1 and "uncertain" in job["last_error"]
+        vp.clear_fault()
+        time.sleep(1.5)
+        # The printer got the first 100 bytes and reset; nothing was sent again by itself.
+        assert [c.ended for c in vp.job_connections()] == ["reset_by_printer"]
+        listed = http.get("/api/printers/jobs/uncertain").json()["jobs"]
+        assert [j["id"] for j in listed] == [job["id"]]
+        check = printer_check(http)
+        assert not check["ok"] and "uncertain" in check["detail"]
+
+        bad = http.post(f"/api/printers/jobs/{job['id']}/resolve", json={})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "printed"
+        r = http.post(f"/api/printers/jobs/{job['id']}/resolve", json={"printed": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["job"]["state"] == "failed"
+        assert r.json()["reprint"]["copy"] is True
+        copy = wait_printed(vp, 2)[1]
+        again = http.post(f"/api/printers/jobs/{job['id']}/resolve", json={"printed": True})
+        assert again.status_code == 409
+    assert copy.qr_codes == [order["number"]]
+    assert "*** COPY ***" in copy.text_lines[0] and copy.drawer_kicks == []
+
+
+def test_uncertain_job_confirmed_printed(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault("reset", after_bytes=300)
+        sale(http, "card")
+        [job] = wait_for(lambda: jobs(http, "uncertain"), 10)
+        r = http.post(f"/api/printers/jobs/{job['id']}/resolve", json={"printed": True})
+        assert r.json()["job"]["state"] == "printed" and r.json()["reprint"] is None
+        assert http.get("/api/printers/jobs/uncertain").json()["jobs"] == []
+        assert printer_check(http)["ok"] is True
+
+
+@pytest.mark.parametrize("fault", ["paper_out", "cover_open"])
+def test_printer_fault_holds_jobs_shows_in_health_and_prints_after_it_clears(
+    tmp_path: Path, vp: VirtualPrinter, fault: str
+) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault(fault)
+        order = sale(http, "cash")
+        [job] = wait_for(lambda: [j for j in jobs(http, "queued") if j["held"]], 10)
+        assert fault.replace("_", " ") in job["last_error"]
+        check = printer_check(http)
+        assert check["ok"] is False
+        assert "hold" in check["detail"] and fault.replace("_", " ") in check["detail"]
+        status = http.get("/api/printers").json()["printers"][0]["status"]
+        assert status["verdict"] == "hold"
+        time.sleep(0.5)
+        assert vp.jobs == []
+        vp.clear_fault()
+        [receipt] = wait_printed(vp, 1)
+        assert receipt.qr_codes == [order["number"]]
+        wait_for(lambda: printer_check(http)["ok"], 5)
+
+
+def test_paper_near_end_warns_but_prints(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault("paper_near_end")
+        sale(http, "card")
+        wait_printed(vp, 1)
+        status = http.get("/api/printers").json()["printers"][0]["status"]
+        assert status["verdict"] == "warn" and "paper near end" in status["detail"]
+
+
+def test_silent_status_still_prints(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+        vp.set_fault("silent")
+        first = sale(http, "card")
+        second = sale(http, "card")
+        printed = wait_printed(vp, 2)
+        assert sorted(j.qr_codes[0] for j in printed) == sorted([first["number"], second["number"]])
+        status = http.get("/api/printers").json()["printers"][0]["status"]
+        assert status["verdict"] == "unknown"
+    # The unanswered query is not repeated for every receipt (status_unsupported_recheck).
+    status_only = [c for c in vp.connections if not c.is_job]
+    assert len(status_only) == 1
+
+
+# --- restart -------------------------------------------------------------------------------
+
+
+def test_jobs_queued_when_the_hub_stops_print_after_restart_none_twice(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    settings = settings_for(tmp_path, [printer(vp)])
+    with hub_client(settings) as (_rt, http):
+        printed_before = sale(http, "card")
+        wait_printed(vp, 1)
+        vp.set_fault("refused")
+        waiting = [sale(http, "card"), sale(http, "cash")]
+        wait_for(lambda: len([j for j in jobs(http, "queued") if j["attempts"] >= 1]) == 2, 10)
+    vp.clear_fault()
+    with running_hub(settings, worker=True) as rt, client(rt) as http:
+        wait_printed(vp, 3)
+        time.sleep(1.5)  # nothing more may come
+        states = {j["order_number"]: j["state"] for j in jobs(http)}
+    numbers = [j.qr_codes[0] for j in vp.decoded_jobs()]
+    assert sorted(numbers) == sorted([printed_before["number"]] + [o["number"] for o in waiting])
+    assert set(states.values()) == {"printed"}
+
+
+def test_job_left_sending_by_a_dead_process_becomes_uncertain(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    settings = settings_for(tmp_path, [printer(vp)])
+    with running_hub(settings):
+        pass  # migrate
+    dead_pid = 2**22 + 12345  # above pid_max on this kernel's default: no such process
+    with pytest.raises(ProcessLookupError):
+        os.kill(dead_pid, 0)
+    rt = Runtime(settings)
+    with rt.session() as s:
+        s.add(
+            PrintJob(
+                idempotency_key="receipt:4242",
+                printer="till",
+                kind="receipt",
+                order_id=4242,
+                payload=b"\x1b@half a receipt",
+                state="sending",
+                attempts=1,
+                owner=f"{socket.gethostname()}:{dead_pid}:deadbeef",
+                sending_at=datetime.now(UTC),
+            )
+        )
+        s.commit()
+    rt.stop()
+    with running_hub(settings, worker=True) as rt2, client(rt2) as http:
+        [job] = http.get("/api/printers/jobs/uncertain").json()["jobs"]
+        assert job["idempotency_key"] == "receipt:4242"
+        assert "stopped before it finished" in job["last_error"]
+        time.sleep(0.5)
+        assert vp.jobs == []
+
+
+# --- printers, roles, config ---------------------------------------------------------------
+
+
+def test_two_printers_with_roles_pick_ticket_for_imported_orders(tmp_path: Path) -> None:
+    with VirtualPrinter("escpos") as till, VirtualPrinter("brother_escp") as packing:
+        printers = [
+            printer(till, "till", roles=["receipt"]),
+            printer(packing, "packing", roles=["pick_ticket"], paper_mm=58),
+        ]
+        with hub_client(settings_for(tmp_path, printers)) as (rt, http):
+            online = OrderInfo(
+                id=777,
+                number="WC-5531",
+                channel="woocommerce",
+                status="processing",
+                created_at=datetime(2025, 5, 1, 8, 0, tzinfo=UTC),
+                lines=(OrderLineInfo("MUG-BLUE", "Mug, blue", 3, Decimal("8.00")),),
+                subtotal=Decimal("24"),
+                tax=Decimal("4.80"),
+                total=Decimal("28.80"),
+                customer="Zoë Müller",
+            )
+            rt.host.call("orders_imported", order=online)
+            rt.host.call("orders_imported", order=online)  # a repeated import: one ticket
+            till_sale = sale(http, "cash")
+            [ticket] = wait_printed(packing, 1)
+            [receipt] = wait_printed(till, 1)
+            time.sleep(0.3)
+            assert len(packing.jobs) == 1
+            listed = {p["name"]: p for p in http.get("/api/printers").json()["printers"]}
+            devices = dict(rt.host.call("output_register_devices"))["brother_printer"]
+    assert "PICK TICKET" in ticket.text_lines[0]
+    assert any("Zoë Müller" in ln for ln in ticket.text_lines)
+    assert any(ln.startswith("[ ] MUG-BLUE") and ln.endswith("x3") for ln in ticket.text_lines)
+    assert [b.data for b in ticket.barcodes] == ["WC-5531"]
+    assert ticket.drawer_kicks == []
+    assert receipt.qr_codes == [till_sale["number"]]
+    assert listed["packing"]["roles"] == ["pick_ticket"] and listed["packing"]["columns"] == 32
+    assert listed["till"]["status"]["verdict"] == "ok"
+    assert [(d.name, d.roles) for d in devices] == [
+        ("till", ("receipt",)),
+        ("packing", ("pick_ticket",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "reason"),
+    [
+        (
+            {"model": "TD-4000", "language": "escpos"},
+            "plugins.brother_printer.printers[0].model",
+            "TD-4000 does not support command language 'escpos'",
+        ),
+        (
+            {"model": "QL-700", "language": "brother_escp"},
+            "plugins.brother_printer.printers[0].model",
+            "QL-700 does not support command language 'brother_escp'",
+        ),
+        (
+            {"model": "TD-2130N", "language": "brother_escp", "paper_mm": 80},
+            "plugins.brother_printer.printers[0].model",
+            "cannot print receipts on 80 mm paper",
+        ),
+        ({"host": ""}, "plugins.brother_printer.printers[0].host", "required"),
+    ],
+)
+def test_unsupported_configuration_is_refused_at_start_up_with_the_reason(
+    tmp_path: Path, entry: dict[str, Any], key: str, reason: str
+) -> None:
+    cfg = {"name": "till", "host": "127.0.0.1", **entry}
+    settings = settings_for(tmp_path, [cfg])
+    with pytest.raises(ConfigError) as err:
+        Runtime(settings)
+    assert err.value.key == key
+    assert reason in err.value.reason
+
+
+def test_test_print_api_and_bad_input(tmp_path: Path, vp: VirtualPrinter) -> None:
+    with hub_client(settings_for(tmp_path, [printer(vp, paper_mm=58)])) as (_rt, http):
+        r = http.post("/api/printers/till/test")
+        assert r.status_code == 202, r.text
+        assert r.json()["kind"] == "test_page"
+        [page] = wait_printed(vp, 1)
+        wait_for(lambda: job_state(http, r.json()["id"]) == "printed", 5)
+        unknown = http.post("/api/printers/nope/test")
+        assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "name"
+        bad_state = http.get("/api/printers/jobs", params={"state": "lost"})
+        assert bad_state.status_code == 422 and bad_state.json()["error"]["field"] == "state"
+        bad_limit = http.get("/api/printers/jobs", params={"limit": "0"})
+        assert bad_limit.status_code == 422 and bad_limit.json()["error"]["field"] == "limit"
+        anonymous = httpx.post(f"{http.base_url}/api/printers/till/test")
+        assert anonymous.status_code == 401
+    assert page.text_lines[0] == "TEST PAGE"
+    assert "Printer: till" in page.text_lines
+    assert "£ € é è à ç ü ñ" in page.text_lines
+    assert page.qr_codes == ["test:till"] and page.cuts == ["full"]
+
+
+def test_file_printer_receives_the_whole_job(tmp_path: Path) -> None:
+    capture = tmp_path / "receipts.bin"
+    cfg = {"name": "file", "connection": "file", "path": str(capture)}
+    with hub_client(settings_for(tmp_path, [cfg])) as (_rt, http):
+        order = sale(http, "cash")
+        wait_for(lambda: jobs(http, "printed"), 10)
+    receipt = decode(capture.read_bytes(), "escpos")
+    assert receipt.qr_codes == [order["number"]] and receipt.drawer_kicks == [2]
+
+
+def test_usb_printer_without_device_is_not_sent_and_fails_with_the_reason(tmp_path: Path) -> None:
+    # No USB printer (nor pyusb) on this machine: opening fails before any byte, so the job is
+    # retry-safe "not sent" and, with no retry window, fails with python-escpos's reason.
+    cfg = {"name": "usb", "connection": "usb", "usb_vendor": 0x04B8, "usb_product": 0x0202}
+    settings = settings_for(tmp_path, [cfg], section={"retry_for_seconds": 0})
+    with hub_client(settings) as (_rt, http):
+        sale(http, "card")
+        [job] = wait_for(lambda: jobs(http, "failed"), 10)
+    assert "open_failed" in job["last_error"]
+
+
+# --- PostgreSQL + Redis, two workers ------------------------------------------------------
+
+
+def test_postgres_redis_two_workers_print_each_sale_once_one_connection_at_a_time(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with postgres_database() as url:
+        first = settings_for(tmp_path / "a", [printer(vp)], database_url=url, queue_backend="redis")
+        second = settings_for(
+            tmp_path / "b",
+            [printer(vp)],
+            database_url=url,
+            queue_backend="redis",
+            queue_name=first.queue.name,
+        )
+        with (
+            running_hub(first, worker=True) as rt1,
+            running_hub(second, worker=True),
+            client(rt1) as http,
+        ):
+            add_products(http)
+            orders = [sale(http, "cash" if i % 2 else "card") for i in range(8)]
+            printed = wait_printed(vp, 8, timeout=20)
+            reprint = http.post(f"/api/printers/jobs/{jobs(http)[-1]['id']}/reprint").json()
+            wait_printed(vp, 9)
+            time.sleep(1.0)
+            assert len(vp.jobs) == 9
+            assert job_state(http, reprint["id"]) == "printed"
+    numbers = sorted(j.qr_codes[0] for j in printed[:8])
+    assert numbers == sorted(o["number"] for o in orders)
+    kicks = {j.qr_codes[0]: j.drawer_kicks for j in printed[:8]}
+    for i, o in enumerate(orders):
+        assert kicks[o["number"]] == ([2] if i % 2 else [])
+    # One connection per printer at a time, across both workers (status queries included).
+    spans = sorted((c.accepted_at, c.ended_at or 0.0) for c in vp.connections)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end - 0.005, "two connections to one printer overlapped"
