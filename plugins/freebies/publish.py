@@ -179,7 +179,8 @@ def last_result(hub: Hub) -> tuple[bool, str, dict[str, Any]]:
     if job is None:
         return True, "not published yet", {}
     data = {"job": job.id, "status": job.status, "result": job.result}
-    if job.status in ("queued", "running"):
+    if job.status in ("queued", "running", "superseded"):
+        # A superseded run handed its work to a newer one: nothing is wrong.
         return True, f"publication {job.status}", data
     message = str((job.result or {}).get("message", ""))
     if job.status == "succeeded":
