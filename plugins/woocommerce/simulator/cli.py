@@ -8,7 +8,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 
-from .server import serve_forever
+from .server import bind, serve_forever
 from .state import SimulatedStore
 
 
@@ -98,15 +98,17 @@ def build_store(args: argparse.Namespace) -> SimulatedStore:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     store = build_store(args)
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
     scheme_note = " (plain http: OAuth 1.0a only)" if args.plain_http else ""
-    print(f"WooCommerce simulator on http://{args.host}:{args.port}/wp-json/wc/v3{scheme_note}")
+    print(f"WooCommerce simulator on http://{args.host}:{port}/wp-json/wc/v3{scheme_note}")
     print(f"consumer key:    {store.consumer_key}")
     print(f"consumer secret: {store.consumer_secret}")
     print(f"products:        {args.products}")
     print("admin API:       /__sim/state, /__sim/reset, /__sim/faults, /__sim/orders, /__sim/stock")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
-        serve_forever(store, args.host, args.port)
+        serve_forever(store, sock)
     return 0
 
 

@@ -105,10 +105,10 @@ def run_simulator(
         sock.close()
 
 
-def serve_forever(store: SimulatedStore, host: str, port: int) -> None:
-    """Foreground server for the CLI (Ctrl+C stops it)."""
-    sock = bind(host, port)
-    sim = RunningSimulator(store, host, sock.getsockname()[1])
+def serve_forever(store: SimulatedStore, sock: socket.socket) -> None:
+    """Foreground server for the CLI on an already bound socket (Ctrl+C stops it)."""
+    host, port = sock.getsockname()[:2]
+    sim = RunningSimulator(store, host, port)
     store.base_url = sim.url
     server = uvicorn.Server(sim._config())
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,10 +46,10 @@ def oauth_params(
 
 
 @pytest.fixture
-def plain_sim() -> RunningSimulator:
+def plain_sim() -> Iterator[RunningSimulator]:
     store = SimulatedStore(consumer_key=SIM_KEY, consumer_secret=SIM_SECRET, plain_http=True)
     with run_simulator(store) as running:
-        yield running  # type: ignore[misc]
+        yield running
 
 
 def test_basic_auth_and_query_string_keys_work(sim: RunningSimulator) -> None:
