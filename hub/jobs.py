@@ -417,7 +417,8 @@ def claim_periodic_run(session: SessionFactory, name: str, every: timedelta) -> 
     """True when ``name`` is due and this process won the right to enqueue it.
 
     A compare-and-set on the last run time: with several workers on several machines, exactly
-    one of them enqueues each run.
+    one of them enqueues each run. The first run comes one interval after the task is first
+    seen, so that starting the hub does not set off every periodic job at once.
     """
     now = utcnow()
     with session() as s:
@@ -428,8 +429,7 @@ def claim_periodic_run(session: SessionFactory, name: str, every: timedelta) -> 
                 s.commit()
             except IntegrityError:
                 s.rollback()
-                return False
-            return True
+            return False
         if now - row.last_run_at < every:
             return False
         result = s.exec(

@@ -57,8 +57,9 @@ class WooCommerceSettings(Strict):
     # Sales tax rate used when the store enters prices with tax; read from the store if unset.
     tax_rate: Decimal | None = Field(default=None, ge=0, le=1)
     tiers: TierMapping = TierMapping()
-    # Store reads since the last sync start overlap by this much (store clocks are seconds).
-    watermark_overlap_seconds: int = Field(default=120, ge=0)
+    # Incremental store reads start this long before the newest change the last run saw
+    # (on the store's clock, whose resolution is a second; covers writes still committing).
+    watermark_overlap_seconds: int = Field(default=10, ge=0)
     # POS edits are collected for this long, then pushed in one go.
     edit_debounce_seconds: float = Field(default=0.5, ge=0, le=60)
     # First wait when the store is unavailable; doubles per failed try, up to 5 minutes.

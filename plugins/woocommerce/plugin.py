@@ -13,6 +13,7 @@ from hub.hookspecs import hookimpl
 from hub.jobs import Priority
 from hub.types import CheckResult, HealthCheck
 from plugins.woocommerce import api, sync_products
+from plugins.woocommerce.campaigns import freebies_publish_campaigns  # noqa: F401  (a hookimpl)
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import get_state, settings_of
 

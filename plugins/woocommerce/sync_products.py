@@ -17,15 +17,20 @@ store refuses a second product with a SKU, and that refusal names the product to
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError as InputValidationError
 from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from hub.context import Hub
@@ -63,6 +68,60 @@ DRY_KIND = "woocommerce.sync_products.dry_run"
 CHUNK_TASK = "sync_products_chunk"
 PLAN_LIMIT = 200  # dry-run items listed per action kind
 MAX_PAUSE = 300.0
+PUSH_OVERLAP = 5.0
+
+
+@dataclass
+class Link:
+    """A row of ``wc_product_link`` as plain data: the ORM is far too slow for 100,000 of them."""
+
+    sku: str
+    store_id: int | None = None
+    pushed_hash: str | None = None
+    store_hash: str | None = None
+    pushed_stock: int | None = None
+    status: str = PENDING
+    message: str = ""
+    store_modified: str | None = None
+
+
+LINK_COLUMNS = [f.name for f in dataclasses.fields(Link)]
+
+
+def read_links(s: Session, skus: Iterable[str]) -> dict[str, Link]:
+    """Links for these SKUs (compared case-insensitively), keyed by lower-cased SKU."""
+    table = ProductLink.__table__  # type: ignore[attr-defined]
+    lowered = list({sku.lower() for sku in skus if sku})
+    found: dict[str, Link] = {}
+    for start in range(0, len(lowered), 500):
+        part = lowered[start : start + 500]
+        rows = s.execute(
+            sa_select(*[table.c[name] for name in LINK_COLUMNS]).where(
+                func.lower(table.c.sku).in_(part)
+            )
+        ).all()
+        for row in rows:
+            link = Link(*row)
+            found[link.sku.lower()] = link
+    return found
+
+
+def write_links(s: Session, links: Iterable[Link]) -> None:
+    """Insert or update links in one statement (ON CONFLICT on the SKU)."""
+    table = ProductLink.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    rows = [{**asdict(link), "updated_at": now} for link in links]
+    if not rows:
+        return
+    dialect = s.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    for start in range(0, len(rows), 2000):
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sku"],
+            set_={name: stmt.excluded[name] for name in [*LINK_COLUMNS[1:], "updated_at"]},
+        )
+        s.execute(stmt, rows[start : start + 2000])
 
 
 class Superseded(Exception):
@@ -227,7 +286,8 @@ class CatalogueSync:
         self.client: WooClient | None = None
         self.pricing: StorePricing | None = None
         # Dry runs keep what they would have stored here instead of in the database.
-        self.overlay: dict[str, ProductLink] = {}
+        self.overlay: dict[str, Link] = {}
+        self.dirty: dict[str, Link] = {}
         self.category_overlay: dict[str, int] = {}
         self.plan: dict[str, list[Any]] = {}
 
@@ -260,6 +320,12 @@ class CatalogueSync:
         if self.client is not None:
             result["client"] = self.client.stats.as_dict()
         return result
+
+    def saw_modified(self, obj: dict[str, Any]) -> None:
+        """Track the newest store modification time seen: the next read starts there."""
+        stamp = obj.get("date_modified_gmt")
+        if isinstance(stamp, str) and stamp > self.cursor.get("store_newest", ""):
+            self.cursor["store_newest"] = stamp
 
     def beat(self) -> None:
         """Between steps: record progress, and stop when superseded."""
@@ -314,7 +380,10 @@ class CatalogueSync:
         if not self.full and read_mark:
             self.cursor["read_after"] = (datetime.fromisoformat(read_mark) - overlap).isoformat()
         if not self.full and push_mark:
-            self.cursor["push_after"] = (datetime.fromisoformat(push_mark) - overlap).isoformat()
+            # Our own clock: the overlap only covers transactions still committing.
+            self.cursor["push_after"] = (
+                datetime.fromisoformat(push_mark) - timedelta(seconds=PUSH_OVERLAP)
+            ).isoformat()
         categories = await self.client.collect(self.client.iter_categories(fields=["id", "name"]))
         known = {name.lower() for name in self.category_map()}
         with self.hub.session() as s:
@@ -392,26 +461,29 @@ class CatalogueSync:
             self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
         )
 
-    def links_for(self, s: Session, skus: Iterable[str]) -> dict[str, ProductLink]:
-        lowered = list({sku.lower() for sku in skus if sku})
-        found: dict[str, ProductLink] = {}
-        for start in range(0, len(lowered), 500):
-            part = lowered[start : start + 500]
-            for link in s.exec(
-                select(ProductLink).where(func.lower(ProductLink.sku).in_(part))
-            ).all():
-                found[link.sku.lower()] = link
-        for key, link in self.overlay.items():
+    def links_for(self, skus: Iterable[str]) -> dict[str, Link]:
+        skus = list(skus)
+        with self.hub.session() as s:
+            found = read_links(s, skus)
+        lowered = {sku.lower() for sku in skus}
+        for key, link in {**self.overlay, **self.dirty}.items():
             if key in lowered:
                 found[key] = link
         return found
 
-    def save_link(self, s: Session, link: ProductLink) -> None:
-        link.updated_at = utcnow()
+    def save_link(self, link: Link) -> None:
         if self.dry:
             self.overlay[link.sku.lower()] = link
         else:
-            s.add(link)
+            self.dirty[link.sku.lower()] = link
+
+    def flush_links(self) -> None:
+        if self.dry or not self.dirty:
+            return
+        with self.hub.session() as s:
+            write_links(s, self.dirty.values())
+            s.commit()
+        self.dirty.clear()
 
     def absorb_store_products(self, items: list[dict[str, Any]]) -> None:
         """Link, import or flag each store product of a page."""
@@ -420,9 +492,10 @@ class CatalogueSync:
         authority_updates: list[tuple[str, dict[str, Any]]] = []
         with self.hub.session() as s:
             skus = [str(o.get("sku") or "") for o in items]
-            links = self.links_for(s, skus)
+            links = self.links_for(skus)
             pos = pos_products_by_sku(s, skus)
             for obj in items:
+                self.saw_modified(obj)
                 sku = str(obj.get("sku") or "")
                 if not sku.strip():
                     self.count("store_without_sku")
@@ -447,20 +520,19 @@ class CatalogueSync:
                             )
                         link.store_hash = current
                     link.store_modified = obj.get("date_modified_gmt")
-                    self.save_link(s, link)
+                    self.save_link(link)
                 elif link is not None:
                     # The store product was deleted and recreated (or a twin holds the SKU).
                     self.count("relinked")
                     self.note("relink", {"sku": sku, "from": link.store_id, "to": store_id})
                     link.store_id, link.store_hash, link.pushed_hash = store_id, current, None
                     link.status, link.message = PENDING, f"re-linked to store product #{store_id}"
-                    self.save_link(s, link)
+                    self.save_link(link)
                 elif key in pos:
                     self.count("linked")
                     self.note("link", {"sku": pos[key].sku, "store_id": store_id})
                     self.save_link(
-                        s,
-                        ProductLink(
+                        Link(
                             sku=pos[key].sku,
                             store_id=store_id,
                             store_hash=current,
@@ -475,8 +547,7 @@ class CatalogueSync:
                         self.note("not_imported", {"sku": sku, "reason": reason})
                         self.errors.append((sku, f"not imported from the store: {reason}"))
                         self.save_link(
-                            s,
-                            ProductLink(
+                            Link(
                                 sku=sku,
                                 store_id=store_id,
                                 store_hash=current,
@@ -486,10 +557,9 @@ class CatalogueSync:
                         )
                     else:
                         imports.append((fields, obj))
-            if not self.dry:
-                s.commit()
         if imports:
             self.import_products(imports)
+        self.flush_links()
         for sku, obj in authority_updates:
             self.apply_store_authority(sku, obj)
 
@@ -497,31 +567,27 @@ class CatalogueSync:
         """Create POS products for store products the POS does not know."""
         assert self.pricing is not None
         valid: list[tuple[ProductIn, dict[str, Any]]] = []
-        with self.hub.session() as s:
-            for fields, obj in imports:
-                try:
-                    stock = obj.get("stock_quantity")
-                    item = ProductIn(
-                        **fields, stock=int(stock) if isinstance(stock, int) and stock > 0 else None
-                    )
-                except InputValidationError as exc:
-                    first = exc.errors()[0]
-                    reason = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-                    self.count("not_imported")
-                    self.errors.append((fields["sku"], f"not imported from the store: {reason}"))
-                    self.save_link(
-                        s,
-                        ProductLink(
-                            sku=fields["sku"],
-                            store_id=int(obj["id"]),
-                            status=FAILED,
-                            message=f"not imported from the store: {reason}",
-                        ),
-                    )
-                    continue
-                valid.append((item, obj))
-            if not self.dry:
-                s.commit()
+        for fields, obj in imports:
+            try:
+                stock = obj.get("stock_quantity")
+                item = ProductIn(
+                    **fields, stock=int(stock) if isinstance(stock, int) and stock > 0 else None
+                )
+            except InputValidationError as exc:
+                first = exc.errors()[0]
+                reason = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+                self.count("not_imported")
+                self.errors.append((fields["sku"], f"not imported from the store: {reason}"))
+                self.save_link(
+                    Link(
+                        sku=fields["sku"],
+                        store_id=int(obj["id"]),
+                        status=FAILED,
+                        message=f"not imported from the store: {reason}",
+                    ),
+                )
+                continue
+            valid.append((item, obj))
         if not valid:
             return
         for item, _ in valid:
@@ -544,39 +610,36 @@ class CatalogueSync:
                     self.errors.append((item.sku, f"not imported from the store: {one}"))
             del exc
         cats = self.category_map()
-        with self.hub.session() as s:
-            for item, obj in valid:
-                snapshot = PosProduct(
-                    id=0,
+        for item, obj in valid:
+            snapshot = PosProduct(
+                id=0,
+                sku=item.sku,
+                name=item.name,
+                description=item.description,
+                price=item.price,
+                tiers=dict.fromkeys(TIERS),
+                category=item.category,
+                sync=True,
+                active=True,
+                manage_stock=item.manage_stock,
+                on_hand=item.stock or 0,
+                reserved=0,
+                updated_at=utcnow(),
+            )
+            view = desired_view(
+                snapshot, self.settings, self.pricing, cats.get(item.category or "")
+            )
+            self.save_link(
+                Link(
                     sku=item.sku,
-                    name=item.name,
-                    description=item.description,
-                    price=item.price,
-                    tiers=dict.fromkeys(TIERS),
-                    category=item.category,
-                    sync=True,
-                    active=True,
-                    manage_stock=item.manage_stock,
-                    on_hand=item.stock or 0,
-                    reserved=0,
-                    updated_at=utcnow(),
+                    store_id=int(obj["id"]),
+                    pushed_hash=content_hash(view),
+                    store_hash=content_hash(store_view(obj, self.settings)),
+                    pushed_stock=item.stock,
+                    status=SYNCED,
+                    message="imported from the store",
                 )
-                view = desired_view(
-                    snapshot, self.settings, self.pricing, cats.get(item.category or "")
-                )
-                s.merge(
-                    ProductLink(
-                        sku=item.sku,
-                        store_id=int(obj["id"]),
-                        pushed_hash=content_hash(view),
-                        store_hash=content_hash(store_view(obj, self.settings)),
-                        pushed_stock=item.stock,
-                        status=SYNCED,
-                        message="imported from the store",
-                        updated_at=utcnow(),
-                    )
-                )
-            s.commit()
+            )
 
     def apply_store_authority(self, sku: str, obj: dict[str, Any]) -> None:
         """Copy the fields the config gives the store authority over into the POS."""
@@ -659,8 +722,7 @@ class CatalogueSync:
     async def push_products(self, products: list[PosProduct]) -> None:
         assert self.client is not None and self.pricing is not None
         categories = await self.ensure_categories({p.category for p in products if p.category})
-        with self.hub.session() as s:
-            links = self.links_for(s, [p.sku for p in products])
+        links = self.links_for([p.sku for p in products])
         actions: list[tuple[PosProduct, Action]] = []
         for p in products:
             link = links.get(p.sku.lower())
@@ -676,22 +738,20 @@ class CatalogueSync:
                 bool(p.category) and category_id is None,
             )
             actions.append((p, action))
-        with self.hub.session() as s:
-            for p, action in actions:
-                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
-                if action.kind == "skip":
-                    self.count("skipped")
-                    self.note("skip", {"sku": p.sku, "reason": action.reason})
-                    if link.status != SKIPPED or link.message != action.reason:
-                        link.status, link.message = SKIPPED, action.reason
-                        self.save_link(s, link)
-                elif action.kind == "unchanged":
-                    self.count("unchanged")
-                    if link.status != SYNCED:
-                        link.status, link.message = SYNCED, ""
-                        self.save_link(s, link)
-            if not self.dry:
-                s.commit()
+        for p, action in actions:
+            link = links.get(p.sku.lower()) or Link(sku=p.sku)
+            if action.kind == "skip":
+                self.count("skipped")
+                self.note("skip", {"sku": p.sku, "reason": action.reason})
+                if link.status != SKIPPED or link.message != action.reason:
+                    link.status, link.message = SKIPPED, action.reason
+                    self.save_link(link)
+            elif action.kind == "unchanged":
+                self.count("unchanged")
+                if link.status != SYNCED:
+                    link.status, link.message = SYNCED, ""
+                    self.save_link(link)
+        self.flush_links()
         to_send = [(p, a) for p, a in actions if a.kind in ("create", "update", "draft")]
         for round_number in range(3):
             if not to_send:
@@ -701,7 +761,7 @@ class CatalogueSync:
     async def send(
         self,
         work: list[tuple[PosProduct, Action]],
-        links: dict[str, ProductLink],
+        links: dict[str, Link],
         final: bool,
     ) -> list[tuple[PosProduct, Action]]:
         """Send creates and updates; returns the ones to try again (re-linked or unclear)."""
@@ -727,69 +787,67 @@ class CatalogueSync:
             raise outcome.chunk_errors[0]
         again: list[tuple[PosProduct, Action]] = []
         unclear: list[tuple[PosProduct, Action]] = []
-        with self.hub.session() as s:
-            for (p, action), item in zip(
-                creates + updates, outcome.create + outcome.update, strict=True
-            ):
-                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
-                links[p.sku.lower()] = link
-                if not is_item_error(item):
-                    self.count(
-                        {"create": "created", "update": "updated", "draft": "drafted"}[action.kind]
-                    )
-                    link.store_id = int(item["id"])
-                    link.pushed_hash = action.hash
-                    link.store_hash = content_hash(store_view(item, self.settings))
-                    if "stock_quantity" in action.payload:
-                        link.pushed_stock = action.payload["stock_quantity"]
-                    link.store_modified = item.get("date_modified_gmt")
-                    link.status = SYNCED if action.kind != "draft" else SKIPPED
-                    link.message = (
-                        ""
-                        if action.kind != "draft"
-                        else "not for sale online: drafted in the store"
-                    )
-                    self.save_link(s, link)
-                    continue
-                error = item["error"]
-                code = str(error.get("code") or "")
-                data = error.get("data") or {}
-                message = str(error.get("message") or code)
-                if data.get("ambiguous") and not final:
-                    unclear.append((p, action))
-                    continue
-                if code == "product_invalid_sku" and data.get("resource_id") and not final:
-                    # The store already has this SKU: link to it and update it instead.
-                    link.store_id = int(data["resource_id"])
-                    link.pushed_hash = None
-                    self.count("linked")
-                    payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
-                    payload["id"] = link.store_id
-                    again.append((p, Action("update", p.sku, payload, action.hash)))
-                    self.save_link(s, link)
-                    continue
-                if code == "woocommerce_rest_product_invalid_id" and not final:
-                    # Deleted in the store behind our back: create it again.
-                    link.store_id, link.pushed_hash = None, None
-                    payload = {k: v for k, v in action.payload.items() if k != "id"}
-                    again.append((p, Action("create", p.sku, payload, action.hash)))
-                    self.save_link(s, link)
-                    continue
-                if data.get("client"):
-                    # The request never got an answer we can trust: keep it pending.
-                    link.status, link.message = PENDING, f"not confirmed by the store: {message}"
-                else:
-                    link.status, link.message = FAILED, f"{message} ({code})"
-                    self.count("failed")
-                    self.errors.append((p.sku, f"the store refused it: {message} ({code})"))
-                self.save_link(s, link)
-            s.commit()
+        for (p, action), item in zip(
+            creates + updates, outcome.create + outcome.update, strict=True
+        ):
+            link = links.get(p.sku.lower()) or Link(sku=p.sku)
+            links[p.sku.lower()] = link
+            if not is_item_error(item):
+                self.count(
+                    {"create": "created", "update": "updated", "draft": "drafted"}[action.kind]
+                )
+                link.store_id = int(item["id"])
+                link.pushed_hash = action.hash
+                link.store_hash = content_hash(store_view(item, self.settings))
+                if "stock_quantity" in action.payload:
+                    link.pushed_stock = action.payload["stock_quantity"]
+                link.store_modified = item.get("date_modified_gmt")
+                self.saw_modified(item)
+                link.status = SYNCED if action.kind != "draft" else SKIPPED
+                link.message = (
+                    "" if action.kind != "draft" else "not for sale online: drafted in the store"
+                )
+                self.save_link(link)
+                continue
+            error = item["error"]
+            code = str(error.get("code") or "")
+            data = error.get("data") or {}
+            message = str(error.get("message") or code)
+            if data.get("ambiguous") and not final:
+                unclear.append((p, action))
+                continue
+            if code == "product_invalid_sku" and data.get("resource_id") and not final:
+                # The store already has this SKU: link to it and update it instead.
+                link.store_id = int(data["resource_id"])
+                link.pushed_hash = None
+                self.count("linked")
+                payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+                payload["id"] = link.store_id
+                again.append((p, Action("update", p.sku, payload, action.hash)))
+                self.save_link(link)
+                continue
+            if code == "woocommerce_rest_product_invalid_id" and not final:
+                # Deleted in the store behind our back: create it again.
+                link.store_id, link.pushed_hash = None, None
+                payload = {k: v for k, v in action.payload.items() if k != "id"}
+                again.append((p, Action("create", p.sku, payload, action.hash)))
+                self.save_link(link)
+                continue
+            if data.get("client"):
+                # The request never got an answer we can trust: keep it pending.
+                link.status, link.message = PENDING, f"not confirmed by the store: {message}"
+            else:
+                link.status, link.message = FAILED, f"{message} ({code})"
+                self.count("failed")
+                self.errors.append((p.sku, f"the store refused it: {message} ({code})"))
+            self.save_link(link)
+        self.flush_links()
         if unclear:
             again.extend(await self.resolve_unclear(unclear, links))
         return again
 
     async def resolve_unclear(
-        self, unclear: list[tuple[PosProduct, Action]], links: dict[str, ProductLink]
+        self, unclear: list[tuple[PosProduct, Action]], links: dict[str, Link]
     ) -> list[tuple[PosProduct, Action]]:
         """After a timeout the store may or may not have applied a write: look before retrying."""
         assert self.client is not None
@@ -805,48 +863,51 @@ class CatalogueSync:
                 if obj.get("type") != "variation" and obj.get("sku"):
                     found[str(obj["sku"]).lower()] = obj
         retry: list[tuple[PosProduct, Action]] = []
-        with self.hub.session() as s:
-            for p, action in unclear:
-                obj = found.get(p.sku.lower())
-                link = links.get(p.sku.lower()) or ProductLink(sku=p.sku)
-                links[p.sku.lower()] = link
-                if obj is None:
-                    retry.append(
-                        (
-                            p,
-                            Action(
-                                "create",
-                                p.sku,
-                                {k: v for k, v in action.payload.items() if k != "id"},
-                                action.hash,
-                            ),
-                        )
+        for p, action in unclear:
+            obj = found.get(p.sku.lower())
+            link = links.get(p.sku.lower()) or Link(sku=p.sku)
+            links[p.sku.lower()] = link
+            if obj is None:
+                retry.append(
+                    (
+                        p,
+                        Action(
+                            "create",
+                            p.sku,
+                            {k: v for k, v in action.payload.items() if k != "id"},
+                            action.hash,
+                        ),
                     )
-                    continue
-                link.store_id = int(obj["id"])
-                if content_hash(store_view(obj, self.settings)) == content_hash(
-                    store_view({**obj, **_as_store(action.payload)}, self.settings)
-                ):
-                    # The write did land.
-                    self.count("created" if action.kind == "create" else "updated")
-                    link.pushed_hash = action.hash
-                    link.store_hash = content_hash(store_view(obj, self.settings))
-                    if "stock_quantity" in action.payload:
-                        link.pushed_stock = action.payload["stock_quantity"]
-                    link.status, link.message = SYNCED, ""
-                else:
-                    payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
-                    payload["id"] = link.store_id
-                    retry.append((p, Action("update", p.sku, payload, action.hash)))
-                self.save_link(s, link)
-            s.commit()
+                )
+                continue
+            link.store_id = int(obj["id"])
+            if content_hash(store_view(obj, self.settings)) == content_hash(
+                store_view({**obj, **_as_store(action.payload)}, self.settings)
+            ):
+                # The write did land.
+                self.count("created" if action.kind == "create" else "updated")
+                link.pushed_hash = action.hash
+                link.store_hash = content_hash(store_view(obj, self.settings))
+                if "stock_quantity" in action.payload:
+                    link.pushed_stock = action.payload["stock_quantity"]
+                link.status, link.message = SYNCED, ""
+            else:
+                payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+                payload["id"] = link.store_id
+                retry.append((p, Action("update", p.sku, payload, action.hash)))
+            self.save_link(link)
+        self.flush_links()
         return retry
 
     # -- after a successful run -----------------------------------------------------------
 
     def after_success(self) -> None:
         started = self.cursor.get("started") or utcnow().isoformat()
-        set_state(self.hub, "products.read_watermark", started)
+        # The read watermark is on the store's clock (the newest change seen), so a store
+        # whose clock differs from ours loses nothing.
+        newest = self.cursor.get("store_newest")
+        if newest:
+            set_state(self.hub, "products.read_watermark", newest[:19] + "+00:00")
         set_state(self.hub, "products.push_watermark", started)
         set_state(self.hub, "products.last_success", utcnow().isoformat())
         set_state(self.hub, "products.last_result", {"job": self.job_id, **self.result()})
@@ -897,39 +958,59 @@ def load_pos_products(
     s: Session, after_id: int, limit: int, changed_after: str | None
 ) -> list[PosProduct]:
     """The next POS products by id; with ``changed_after``, only edited or pending ones."""
-    query = select(Product, StockLevel).join(
-        StockLevel, col(StockLevel.product_id) == col(Product.id), isouter=True
-    )
-    query = query.where(col(Product.id) > after_id)
-    if changed_after:
-        pending = select(ProductLink.sku).where(ProductLink.status == PENDING)
-        query = query.where(
-            or_(
-                col(Product.updated_at) >= datetime.fromisoformat(changed_after),
-                col(Product.sku).in_(pending),
+    product = Product.__table__  # type: ignore[attr-defined]
+    stock = StockLevel.__table__  # type: ignore[attr-defined]
+    category = Category.__table__  # type: ignore[attr-defined]
+    query = (
+        sa_select(
+            product.c.id,
+            product.c.sku,
+            product.c.name,
+            product.c.description,
+            product.c.price,
+            product.c.price_aa,
+            product.c.price_aaa,
+            product.c.price_aaaa,
+            category.c.name,
+            product.c.sync_to_woocommerce,
+            product.c.active,
+            product.c.manage_stock,
+            stock.c.on_hand,
+            stock.c.reserved,
+            product.c.updated_at,
+        )
+        .select_from(
+            product.outerjoin(stock, stock.c.product_id == product.c.id).outerjoin(
+                category, category.c.id == product.c.category_id
             )
         )
-    rows = s.exec(query.order_by(col(Product.id)).limit(limit)).all()
-    category_ids = {p.category_id for p, _ in rows if p.category_id}
-    names = {
-        c.id: c.name
-        for c in s.exec(select(Category).where(col(Category.id).in_(category_ids))).all()
-    }
+        .where(product.c.id > after_id)
+    )
+    if changed_after:
+        links = ProductLink.__table__  # type: ignore[attr-defined]
+        pending = sa_select(links.c.sku).where(links.c.status == PENDING)
+        query = query.where(
+            or_(
+                product.c.updated_at >= datetime.fromisoformat(changed_after),
+                product.c.sku.in_(pending),
+            )
+        )
+    rows = s.execute(query.order_by(product.c.id).limit(limit)).all()
     return [
         PosProduct(
-            id=p.id or 0,
-            sku=p.sku,
-            name=p.name,
-            description=p.description,
-            price=p.price,
-            tiers={"aa": p.price_aa, "aaa": p.price_aaa, "aaaa": p.price_aaaa},
-            category=names.get(p.category_id) if p.category_id else None,
-            sync=p.sync_to_woocommerce,
-            active=p.active,
-            manage_stock=p.manage_stock,
-            on_hand=stock.on_hand if stock else 0,
-            reserved=stock.reserved if stock else 0,
-            updated_at=p.updated_at,
+            id=r[0],
+            sku=r[1],
+            name=r[2],
+            description=r[3] or "",
+            price=r[4],
+            tiers={"aa": r[5], "aaa": r[6], "aaaa": r[7]},
+            category=r[8],
+            sync=bool(r[9]),
+            active=bool(r[10]),
+            manage_stock=bool(r[11]),
+            on_hand=r[12] or 0,
+            reserved=r[13] or 0,
+            updated_at=r[14],
         )
-        for p, stock in rows
+        for r in rows
     ]
