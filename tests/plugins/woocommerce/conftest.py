@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -59,8 +60,9 @@ class Receiver:
             return list(self.requests)
 
 
-@pytest.fixture
-def sim_receiver() -> Iterator[Receiver]:
+@contextmanager
+def start_receiver() -> Iterator[Receiver]:
+    """Run a ``Receiver`` on a free loopback port until the block ends."""
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,8 +70,7 @@ def sim_receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             receiver = holder["r"]
-            status = receiver.status
-            self.send_response(status)
+            self.send_response(receiver.status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -92,3 +93,10 @@ def sim_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def sim_receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback; set ``.status`` to make deliveries fail."""
+    with start_receiver() as receiver:
+        yield receiver

@@ -27,7 +27,7 @@ import pytest
 
 from plugins.woocommerce.simulator import SimulatedStore, run_simulator
 
-from .conftest import Receiver
+from .conftest import Receiver, start_receiver
 
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "data" / "woocommerce" / "transcripts.jsonl"
 ENTRIES: list[dict[str, Any]] = [
@@ -460,20 +460,15 @@ def compare_delivery(entry: dict[str, Any], headers: dict[str, str], body: bytes
 
 @pytest.fixture(scope="module")
 def replay_results() -> dict[str, list[str]]:
-    from .conftest import sim_receiver as receiver_fixture
-
-    receiver_gen = receiver_fixture.__wrapped__()  # type: ignore[attr-defined]
-    receiver = next(receiver_gen)
     clock = Clock()
     store = SimulatedStore(consumer_key=KEY, consumer_secret=SECRET, seed=7, clock=clock)
-    try:
-        with run_simulator(store) as sim:
-            replay = Replay(store, clock, sim.url, receiver)
+    with start_receiver() as receiver, run_simulator(store) as sim:
+        replay = Replay(store, clock, sim.url, receiver)
+        try:
             replay.run()
+        finally:
             replay.http.close()
-            return replay.results
-    finally:
-        receiver_gen.close()
+        return replay.results
 
 
 @pytest.mark.parametrize("name", [e["name"] for e in ENTRIES])
