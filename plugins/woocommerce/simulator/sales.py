@@ -595,7 +595,8 @@ class Sales:
             "taxes": [],
             "meta_data": [dict(m) for m in ln["meta"]],
             "sku": ln["sku"],
-            "price": ln.get("unit", self._unit_price(ln)) if "unit" in ln else self._unit_price(ln),
+            # Refund lines show the original line's unit price, not their negative total.
+            "price": ln["unit"] if "unit" in ln else self._unit_price(ln),
             "image": {"id": ln["image_id"], "src": ""},
             "parent_name": ln["parent_name"],
         }

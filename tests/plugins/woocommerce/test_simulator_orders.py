@@ -211,3 +211,41 @@ def test_settings_taxes_status_and_misc(
     assert sim_client.get("/customers").json() == []
     attrs = sim_client.get("/products/attributes")
     assert attrs.headers["X-WP-TotalPages"] == "1"
+
+
+def test_batches_for_categories_orders_and_coupons(sim_client: httpx.Client) -> None:
+    make_products(sim_client)
+    categories = sim_client.post(
+        "/products/categories/batch",
+        json={"create": [{"name": "Tea"}, {"name": "Tea"}], "delete": [999999]},
+    ).json()
+    assert categories["create"][1]["error"]["code"] == "term_exists"
+    assert categories["delete"][0]["error"]["data"]["status"] == 404
+    orders = sim_client.post(
+        "/orders/batch",
+        json={
+            "create": [{"line_items": [{"sku": "ORD-003", "quantity": 2}]}, {"line_items": [{}]}]
+        },
+    ).json()
+    assert orders["create"][0]["total"] == "7.00"
+    assert orders["create"][1]["error"]["code"] == "woocommerce_rest_required_product_reference"
+    order_id = orders["create"][0]["id"]
+    updated = sim_client.post(
+        "/orders/batch", json={"update": [{"id": order_id, "status": "completed"}]}
+    ).json()
+    assert updated["update"][0]["status"] == "completed"
+    coupons = sim_client.post(
+        "/coupons/batch", json={"create": [{"code": "A1", "amount": "1"}, {"code": "a1"}]}
+    ).json()
+    assert coupons["create"][0]["code"] == "a1"
+    assert coupons["create"][1]["error"]["code"] == "woocommerce_rest_coupon_code_already_exists"
+    too_big = sim_client.post(
+        "/coupons/batch", json={"create": [{"code": f"C{n}"} for n in range(101)]}
+    )
+    assert too_big.status_code == 413
+
+
+def test_head_requests_behave_like_get(sim_client: httpx.Client) -> None:
+    response = sim_client.head("/products")
+    assert response.status_code == 200 and response.headers["X-WP-Total"] == "0"
+    assert response.content == b""
