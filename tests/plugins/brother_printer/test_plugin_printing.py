@@ -354,6 +354,18 @@ def test_silent_status_still_prints(tmp_path: Path, vp: VirtualPrinter) -> None:
     assert len(status_only) == 1
 
 
+def test_reset_after_the_printer_acknowledged_everything_is_uncertain(vp: VirtualPrinter) -> None:
+    # A small job fits the printer's receive buffer, so TCP acknowledges all of it before the
+    # printer has read it; a reset then still loses bytes. The transport's half-close catches it.
+    from plugins.brother_printer.transport import SendOutcome, send
+
+    vp.set_fault("reset", after_bytes=100)
+    result = send(vp.host, vp.port, b"x" * 700, connect_timeout=0.3, write_timeout=0.4)
+    assert result.outcome is SendOutcome.UNCERTAIN and result.error_kind == "reset"
+    vp.clear_fault()
+    assert send(vp.host, vp.port, b"y" * 700, connect_timeout=0.3, write_timeout=0.4).ok
+
+
 # --- restart -------------------------------------------------------------------------------
 
 
