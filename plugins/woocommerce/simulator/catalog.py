@@ -555,9 +555,9 @@ class Catalog:
                 was = to_decimal(regular) or Decimal(0)
                 price_html = (
                     f'<del aria-hidden="true">{_amount_html(was)}</del> '
-                    f'<span class="screen-reader-text">Original price was: &#36;{was:,.2f}.</span>'
+                    f'<span class="screen-reader-text">Original price was: &#036;{was:,.2f}.</span>'
                     f'<ins aria-hidden="true">{_amount_html(current)}</ins>'
-                    f'<span class="screen-reader-text">Current price is: &#36;{current:,.2f}.</span>'
+                    f'<span class="screen-reader-text">Current price is: &#036;{current:,.2f}.</span>'
                 )
             else:
                 price_html = _amount_html(current)
@@ -652,7 +652,8 @@ class Catalog:
             "related_ids": [],
             "meta_data": [dict(m) for m in p["meta"]],
             "stock_status": p["stock_status"],
-            "has_options": p["type"] == "variable" and bool(p["children"]),
+            "has_options": p["type"] == "variable"
+            and (bool(p["children"]) or any(a.get("variation") for a in p["attributes"])),
             "post_password": p["post_password"],
             "global_unique_id": p["global_unique_id"],
         }
