@@ -73,6 +73,11 @@ class Catalog:
         self.slug_index: dict[str, int] = {}
         self.categories: dict[int, Category] = {}
         self.next_term_id = FIRST_TERM_ID
+        # Indexes that let the common list request skip work: which top-level products are in
+        # the trash, and whether creation times still rise with ids (then id order is date order).
+        self.trashed: set[int] = set()
+        self.created_monotonic = True
+        self.last_created = 0
         self.reset()
 
     def reset(self) -> None:
@@ -81,6 +86,9 @@ class Catalog:
         self.sku_index.clear()
         self.slug_index.clear()
         self.categories.clear()
+        self.trashed.clear()
+        self.created_monotonic = True
+        self.last_created = 0
         self.categories[UNCATEGORIZED_ID] = {
             "id": UNCATEGORIZED_ID,
             "name": "Uncategorized",
@@ -229,6 +237,7 @@ class Catalog:
             self.sku_index[product["sku"].lower()] = product["id"]
         if parent is None:
             self.top_level[product["id"]] = product
+            self.note_created(product)
             self._assign_slug(product)
         else:
             parent["children"].append(product["id"])
@@ -237,12 +246,20 @@ class Catalog:
         store.emit("product.created", product["id"])
         return product
 
+    def note_created(self, product: Product) -> None:
+        """Keep ``created_monotonic`` true only while creation times rise with ids."""
+        if product["created"] < self.last_created:
+            self.created_monotonic = False
+        self.last_created = max(self.last_created, product["created"])
+
     def update_product(self, product: Product, body: dict[str, Any]) -> Product:
         variation = product["type"] == "variation"
         self._check_product_body(body, variation=variation)
         sku = self._check_sku(product["id"], body.get("sku"))
         old_sku = product["sku"]
         self._apply(product, body, sku, creating=False)
+        if product["status"] != "trash":
+            self.trashed.discard(product["id"])
         self._reindex_sku(product, old_sku)
         product["modified"] = self.store.now()
         if not variation:
@@ -466,6 +483,8 @@ class Catalog:
         )
         p["trashed_from"] = p["status"]
         p["status"] = "trash"
+        if p["id"] in self.top_level:
+            self.trashed.add(p["id"])
         p["slug"] = f"{p['slug']}__trashed"
         p["modified"] = now
         self.store.emit("product.deleted", p["id"])
@@ -477,6 +496,7 @@ class Catalog:
                 self.delete(child)
         self.products.pop(p["id"], None)
         self.top_level.pop(p["id"], None)
+        self.trashed.discard(p["id"])
         if p["sku"] and self.sku_index.get(p["sku"].lower()) == p["id"]:
             del self.sku_index[p["sku"].lower()]
         if p["slug"] and self.slug_index.get(p["slug"]) == p["id"]:
@@ -819,20 +839,32 @@ class Catalog:
             predicates.append(_date_predicate(field, low, high))
         # One cheap pass per filter, most selective-and-cheapest (status) first: each pass
         # shrinks the list, which beats calling every predicate for every product.
+        in_id_order = not query.get("sku") and include is None
+        if status == "any" and not self.trashed and in_id_order:
+            predicates.pop(0)  # nothing is in the trash: the status filter would keep everything
         items = candidates
         for predicate in predicates:
             items = [p for p in items if predicate(p)]
 
         key: Callable[[Product], Any] | None
+        presorted = False
         if orderby in ("include", "post__in") and include is not None:
             position = {pid: n for n, pid in enumerate(include)}
             items.sort(key=lambda p: position.get(p["id"], 0))
             key = None
         elif orderby == "id":
             key = None
-            items.sort(key=lambda p: p["id"], reverse=descending)
+            if not in_id_order:
+                items.sort(key=lambda p: p["id"])
+            if descending:
+                items.reverse()
         else:
             key = self._order_key(orderby)
+            if orderby == "date" and in_id_order and self.created_monotonic:
+                # Ids rise with creation time, so id order already is date order.
+                presorted = True
+                if descending:
+                    items.reverse()
         window = page_window(
             items,
             key=key,
@@ -843,6 +875,7 @@ class Catalog:
             id_of=lambda p: p["id"],
             unstable_ties=True,
             seed=self.store.seed,
+            presorted=presorted,
         )
         return window, len(items)
 

@@ -41,9 +41,13 @@ def page_window(
     id_of: Callable[[T], int],
     unstable_ties: bool,
     seed: int,
+    presorted: bool = False,
 ) -> list[T]:
-    """Sort ``items`` (already filtered) and cut one page out of them."""
-    if key is not None:
+    """Sort ``items`` (already filtered) and cut one page out of them.
+
+    ``presorted``: the caller already put them in ``key`` order (in the requested direction).
+    """
+    if key is not None and not presorted:
         items = sorted(items, key=key, reverse=descending)
     start = offset if offset is not None else (page - 1) * per_page
     end = start + per_page

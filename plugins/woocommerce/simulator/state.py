@@ -202,6 +202,10 @@ class SimulatedStore:
                         else self.catalog.create_category({"name": name})["id"]
                     )
                 start = self.now() - count // max(per_second, 1) - 1
+                # Seeded products are backdated after creation; id order stays date order only
+                # if they start after everything already in the store.
+                monotonic = self.catalog.created_monotonic and start >= self.catalog.last_created
+                last_created = max(self.catalog.last_created, start + count // max(per_second, 1))
                 offset = len(self.catalog.top_level)
                 for n in range(1, count + 1):
                     number = offset + n
@@ -220,6 +224,8 @@ class SimulatedStore:
                     stamp = start + n // max(per_second, 1)
                     product["created"] = product["modified"] = stamp
                     ids.append(product["id"])
+                self.catalog.created_monotonic = monotonic
+                self.catalog.last_created = last_created
             finally:
                 self._mute -= 1
         return ids
