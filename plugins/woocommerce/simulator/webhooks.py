@@ -267,7 +267,8 @@ class Webhooks:
                 return
             url, secret = hook["delivery_url"], hook["secret"]
         resource, _, event = topic.partition(".")
-        delivery_id = uuid.UUID(int=self.store.rng.getrandbits(128)).hex
+        # Not from the seeded generator: deliveries run on their own thread.
+        delivery_id = uuid.uuid4().hex
         headers = {
             "User-Agent": self.store.user_agent,
             "Content-Type": "application/json",
