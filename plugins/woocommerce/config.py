@@ -64,8 +64,8 @@ class WooCommerceSettings(Strict):
     edit_debounce_seconds: float = Field(default=0.5, ge=0, le=60)
     # First wait when the store is unavailable; doubles per failed try, up to 5 minutes.
     pause_base_seconds: float = Field(default=5.0, gt=0, le=300)
-    # Products per chunk task: keeps every task short.
-    chunk_products: int = Field(default=2000, ge=100, le=20000)
+    # How long one task may work before it hands over to the next (keeps workers free).
+    task_budget_seconds: float = Field(default=20.0, ge=1, le=300)
 
     @field_validator("store_url")
     @classmethod

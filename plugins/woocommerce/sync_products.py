@@ -20,11 +20,13 @@ import asyncio
 import dataclasses
 import logging
 import random
+import time
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError as InputValidationError
 from sqlalchemy import func, or_
@@ -62,13 +64,15 @@ from plugins.woocommerce.store import EventLog, get_state, make_client, read_pri
 from plugins.woocommerce.tables import FAILED, PENDING, SKIPPED, SYNCED, CategoryLink, ProductLink
 
 log = logging.getLogger("hub.plugin.woocommerce.sync")
+T = TypeVar("T")
 
 KIND = "woocommerce.sync_products"
 DRY_KIND = "woocommerce.sync_products.dry_run"
 CHUNK_TASK = "sync_products_chunk"
 PLAN_LIMIT = 200  # dry-run items listed per action kind
 MAX_PAUSE = 300.0
-PUSH_OVERLAP = 5.0
+PLAN_STEP = 500  # POS products read and planned at a time
+MAX_ATTEMPTS = 3  # sends of one product within a run (re-link, re-create, after a timeout)
 
 
 @dataclass
@@ -83,6 +87,18 @@ class Link:
     status: str = PENDING
     message: str = ""
     store_modified: str | None = None
+    # The POS product's updated_at when we last decided about it: newer means edited since.
+    pos_version: datetime | None = None
+
+
+@dataclass
+class Work:
+    """One product on its way to the store."""
+
+    product: PosProduct
+    action: Action
+    link: Link
+    attempt: int = 1
 
 
 LINK_COLUMNS = [f.name for f in dataclasses.fields(Link)]
@@ -91,26 +107,34 @@ LINK_COLUMNS = [f.name for f in dataclasses.fields(Link)]
 def read_links(s: Session, skus: Iterable[str]) -> dict[str, Link]:
     """Links for these SKUs (compared case-insensitively), keyed by lower-cased SKU."""
     table = ProductLink.__table__  # type: ignore[attr-defined]
-    lowered = list({sku.lower() for sku in skus if sku})
+    columns = [table.c[name] for name in LINK_COLUMNS]
+    wanted = {sku for sku in skus if sku}
     found: dict[str, Link] = {}
-    for start in range(0, len(lowered), 500):
-        part = lowered[start : start + 500]
-        rows = s.execute(
-            sa_select(*[table.c[name] for name in LINK_COLUMNS]).where(
-                func.lower(table.c.sku).in_(part)
-            )
-        ).all()
-        for row in rows:
-            link = Link(*row)
-            found[link.sku.lower()] = link
+    # Exact matches use the primary key; only the rest pay for a case-insensitive look.
+    for part in chunks_of(sorted(wanted), 500):
+        for row in s.execute(sa_select(*columns).where(table.c.sku.in_(part))).all():
+            found[row[0].lower()] = Link(*row)
+    rest = sorted({sku.lower() for sku in wanted} - set(found))
+    for part in chunks_of(rest, 500):
+        query = sa_select(*columns).where(func.lower(table.c.sku).in_(part))
+        for row in s.execute(query).all():
+            found[row[0].lower()] = Link(*row)
     return found
+
+
+def chunks_of(items: list[T], size: int) -> Iterable[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def write_links(s: Session, links: Iterable[Link]) -> None:
     """Insert or update links in one statement (ON CONFLICT on the SKU)."""
     table = ProductLink.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    rows = [{**asdict(link), "updated_at": now} for link in links]
+    rows = [
+        {**{name: getattr(link, name) for name in LINK_COLUMNS}, "updated_at": now}
+        for link in links
+    ]
     if not rows:
         return
     dialect = s.get_bind().dialect.name
@@ -138,12 +162,16 @@ def request_sync(
     dry_run: bool = False,
     trigger: str = "schedule",
     supersede: bool = False,
+    read_store: bool = True,
 ) -> tuple[Any, bool]:
-    """Ask for a catalogue sync; queue its first chunk when the job is new."""
+    """Ask for a catalogue sync; queue its first chunk when the job is new.
+
+    ``read_store=False`` only pushes POS changes (used for POS edits, which must reach the
+    store within seconds); store-side changes are read by the scheduled syncs.
+    """
     kind = DRY_KIND if dry_run else KIND
-    job, created = hub.jobs.request(
-        kind, trigger=trigger, params={"full": full, "dry_run": dry_run}, supersede=supersede
-    )
+    params = {"full": full, "dry_run": dry_run, "read_store": read_store or full}
+    job, created = hub.jobs.request(kind, trigger=trigger, params=params, supersede=supersede)
     if created:
         hub.enqueue(CHUNK_TASK, job.id, None, priority=Priority.CATALOGUE)
     return job, created
@@ -164,7 +192,7 @@ def schedule_edit_push(hub: Hub) -> bool:
 
 def sync_products_edits(hub: Hub) -> None:
     """Task: the incremental sync that carries a burst of POS edits to the store."""
-    request_sync(hub, full=False, trigger="pos edit")
+    request_sync(hub, full=False, trigger="pos edit", read_store=False)
 
 
 def sync_products_periodic(hub: Hub) -> None:
@@ -274,6 +302,7 @@ class CatalogueSync:
         self.job_id: int = job.id
         self.full = bool(job.params.get("full"))
         self.dry = bool(job.params.get("dry_run"))
+        self.read_store = bool(job.params.get("read_store", True))
         mode = "full" if self.full else "incremental"
         cursor = dict(job.cursor or {})
         if cursor.get("mode") != mode or cursor.get("phase") == "done":
@@ -290,6 +319,10 @@ class CatalogueSync:
         self.dirty: dict[str, Link] = {}
         self.category_overlay: dict[str, int] = {}
         self.plan: dict[str, list[Any]] = {}
+        self.categories_cache: dict[str, int | None] = {}
+        self.planned: deque[int] = deque()
+        self.finished: set[int] = set()
+        self.store_down: StoreError | None = None
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -343,23 +376,27 @@ class CatalogueSync:
     # -- the chunk ----------------------------------------------------------------------
 
     async def run_chunk(self) -> str:
-        """Run phases until this chunk's budget is used. Returns "more" or "done"."""
+        """Work through the phases until this task's time budget is used ("more") or the
+        job is complete ("done"). A dry run does it all in one task."""
+        deadline = time.monotonic() + self.settings.task_budget_seconds
         async with make_client(self.settings, self.events) as client:
             self.client = client
             if self.cursor["phase"] == "prepare":
                 await self.prepare()
                 self.cursor["phase"] = "read"
             self.pricing = pricing_from(self.cursor["pricing"])
+            self.categories_cache = {k.lower(): v for k, v in self.category_map().items()}
+            if self.cursor["phase"] == "read" and not self.read_store:
+                self.cursor["phase"] = "push"
+                self.cursor["after_id"] = 0
             if self.cursor["phase"] == "read":
                 while not await self.read_pages():
-                    if not self.dry:
+                    if not self.dry and time.monotonic() > deadline:
                         return "more"
                 self.cursor["phase"] = "push"
                 self.cursor["after_id"] = 0
-            if self.cursor["phase"] == "push":
-                while not await self.push_chunk():
-                    if not self.dry:
-                        return "more"
+            if self.cursor["phase"] == "push" and not await self.push_products():
+                return "more"
             self.cursor["phase"] = "done"
             return "done"
 
@@ -367,7 +404,11 @@ class CatalogueSync:
 
     async def prepare(self) -> None:
         assert self.client is not None
-        pricing = await read_pricing(self.client, self.settings)
+        # The store's settings and categories are independent reads: ask at once.
+        pricing, categories = await asyncio.gather(
+            read_pricing(self.client, self.settings),
+            self.client.collect(self.client.iter_categories(fields=["id", "name"])),
+        )
         self.cursor["pricing"] = {
             "include": pricing.prices_include_tax,
             "rate": str(pricing.tax_rate),
@@ -376,15 +417,8 @@ class CatalogueSync:
         self.cursor["started"] = utcnow().isoformat()
         overlap = timedelta(seconds=self.settings.watermark_overlap_seconds)
         read_mark = get_state(self.hub, "products.read_watermark")
-        push_mark = get_state(self.hub, "products.push_watermark")
         if not self.full and read_mark:
             self.cursor["read_after"] = (datetime.fromisoformat(read_mark) - overlap).isoformat()
-        if not self.full and push_mark:
-            # Our own clock: the overlap only covers transactions still committing.
-            self.cursor["push_after"] = (
-                datetime.fromisoformat(push_mark) - timedelta(seconds=PUSH_OVERLAP)
-            ).isoformat()
-        categories = await self.client.collect(self.client.iter_categories(fields=["id", "name"]))
         known = {name.lower() for name in self.category_map()}
         with self.hub.session() as s:
             for cat in categories:
@@ -415,11 +449,13 @@ class CatalogueSync:
         assert self.client is not None
         concurrency = self.settings.max_concurrency
         page = int(self.cursor.get("page", 1))
+        # A light listing first: products whose modification time is the one we recorded
+        # (usually our own writes read back) need nothing more; the rest are fetched whole.
         params: dict[str, Any] = {
             "orderby": "id",
             "order": "asc",
             "status": "any",
-            "_fields": ",".join(STORE_FIELDS),
+            "_fields": "id,sku,date_modified_gmt",
         }
         if self.cursor.get("read_after"):
             params["modified_after"] = self.cursor["read_after"][:19]
@@ -428,7 +464,7 @@ class CatalogueSync:
         numbers = (
             [page]
             if pages_total is None
-            else list(range(page, min(page + concurrency * 5, pages_total + 1)))
+            else list(range(page, min(page + concurrency * 10, pages_total + 1)))
         )
         if not numbers:
             return True
@@ -441,25 +477,70 @@ class CatalogueSync:
                 return found
             return None
 
-        results = []
-        for start in range(0, len(numbers), concurrency):
-            group = numbers[start : start + concurrency]
-            results.extend(await asyncio.gather(*(fetch(n) for n in group)))
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def fetch_limited(n: int) -> Any:
+            async with semaphore:
+                return await fetch(n)
+
+        results = await asyncio.gather(*(fetch_limited(n) for n in numbers))
         finished = False
+        light: list[dict[str, Any]] = []
         for number, found in zip(numbers, results, strict=True):
             if found is None or not found.items:
                 finished = True
                 break
             if found.total_pages is not None:
                 self.cursor["pages"] = found.total_pages
-            self.absorb_store_products(found.items)
+            light.extend(found.items)
             self.cursor["page"] = number + 1
             if found.total_pages is not None and number >= found.total_pages:
                 finished = True
+        for part in chunks_of(await self.fetch_changed(light), MAX_BATCH):
+            self.absorb_store_products(part)
         self.beat()
         return finished or (
             self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
         )
+
+    async def fetch_changed(self, light: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Whole store objects for the listed products that are not as we last saw them."""
+        assert self.client is not None
+        for obj in light:
+            self.saw_modified(obj)
+        links = self.links_for([str(o.get("sku") or "") for o in light])
+        wanted = []
+        for obj in light:
+            link = links.get(str(obj.get("sku") or "").lower())
+            if (
+                link is None
+                or link.store_id != obj.get("id")
+                or link.store_modified != obj.get("date_modified_gmt")
+            ):
+                wanted.append(int(obj["id"]))
+        self.count("store_products_read", len(light))
+        if not wanted:
+            return []
+        semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def fetch(ids: list[int]) -> list[dict[str, Any]]:
+            assert self.client is not None
+            async with semaphore:
+                items = await self.client.get(
+                    "products",
+                    {
+                        "include": ",".join(map(str, ids)),
+                        "per_page": MAX_BATCH,
+                        "orderby": "id",
+                        "order": "asc",
+                        "status": "any",
+                        "_fields": ",".join(STORE_FIELDS),
+                    },
+                )
+                return list(items or [])
+
+        parts = await asyncio.gather(*(fetch(ids) for ids in chunks_of(wanted, MAX_BATCH)))
+        return [obj for part in parts for obj in part]
 
     def links_for(self, skus: Iterable[str]) -> dict[str, Link]:
         skus = list(skus)
@@ -493,7 +574,7 @@ class CatalogueSync:
         with self.hub.session() as s:
             skus = [str(o.get("sku") or "") for o in items]
             links = self.links_for(skus)
-            pos = pos_products_by_sku(s, skus)
+            pos = pos_products_by_sku(s, [sku for sku in skus if sku.lower() not in links])
             for obj in items:
                 self.saw_modified(obj)
                 sku = str(obj.get("sku") or "")
@@ -508,11 +589,16 @@ class CatalogueSync:
                 current = content_hash(store_view(obj, self.settings))
                 store_id = int(obj["id"])
                 if link is not None and link.store_id == store_id:
-                    if link.store_hash and link.store_hash != current:
+                    if link.store_hash == current:
+                        if link.store_modified != obj.get("date_modified_gmt"):
+                            link.store_modified = obj.get("date_modified_gmt")
+                            self.save_link(link)
+                        continue  # as we left it (usually our own write read back)
+                    if link.store_hash:
                         self.count("changed_in_store")
                         self.note("changed_in_store", sku)
-                        if self.settings.store_authority and key in pos:
-                            authority_updates.append((pos[key].sku, obj))
+                        if self.settings.store_authority:
+                            authority_updates.append((link.sku, obj))
                         if link.status != FAILED:
                             link.status, link.message = (
                                 PENDING,
@@ -526,6 +612,7 @@ class CatalogueSync:
                     self.count("relinked")
                     self.note("relink", {"sku": sku, "from": link.store_id, "to": store_id})
                     link.store_id, link.store_hash, link.pushed_hash = store_id, current, None
+                    link.store_modified = obj.get("date_modified_gmt")
                     link.status, link.message = PENDING, f"re-linked to store product #{store_id}"
                     self.save_link(link)
                 elif key in pos:
@@ -536,6 +623,7 @@ class CatalogueSync:
                             sku=pos[key].sku,
                             store_id=store_id,
                             store_hash=current,
+                            store_modified=obj.get("date_modified_gmt"),
                             status=PENDING,
                             message=f"linked by SKU to store product #{store_id}",
                         ),
@@ -662,27 +750,254 @@ class CatalogueSync:
                 self.errors.append((sku, f"store change not applied to the POS: {exc}"))
 
     # -- push ---------------------------------------------------------------------------
+    #
+    # A pipeline: the planner walks POS products in id order and queues batches of changes;
+    # a few senders (the store's "requests at once") send them and record each result as it
+    # comes back. The store is never idle while we plan, and we never plan far ahead of it.
 
-    async def push_chunk(self) -> bool:
-        """Plan and send one chunk of POS products. True when every product was covered."""
+    async def push_products(self) -> bool:
+        """Push until the task's time budget is used. True when every product was covered."""
+        assert self.client is not None
+        deadline = time.monotonic() + self.settings.task_budget_seconds
+        queue: asyncio.Queue[list[Work] | None] = asyncio.Queue()
+        self.planned = deque()
+        self.finished = set()
+        self.store_down = None
+        senders = [
+            asyncio.create_task(self.sender(queue)) for _ in range(self.settings.max_concurrency)
+        ]
         after_id = int(self.cursor.get("after_id", 0))
-        limit = self.settings.chunk_products
-        with self.hub.session() as s:
-            products = load_pos_products(
-                s, after_id, limit, None if self.full else self.cursor.get("push_after")
-            )
-        if not products:
-            return True
-        await self.push_products(products)
-        self.cursor["after_id"] = products[-1].id
-        self.cursor["done"] = int(self.cursor.get("done", 0)) + len(products)
+        exhausted = False
+        last_beat = time.monotonic()
+        pending: list[Work] = []
+        try:
+            while self.dry or time.monotonic() < deadline:
+                if self.store_down is not None:
+                    break
+                while queue.qsize() >= 2 * self.settings.max_concurrency:
+                    await asyncio.sleep(0.002)
+                with self.hub.session() as s:
+                    products = load_pos_products(s, after_id, PLAN_STEP, changed_only=not self.full)
+                if not products:
+                    exhausted = True
+                    break
+                for work in await self.plan_step(products):
+                    pending.append(work)
+                    if len(pending) >= self.client.batch_size:
+                        queue.put_nowait(pending)
+                        pending = []
+                after_id = products[-1].id
+                if time.monotonic() - last_beat > 1.0:
+                    self.checkpoint()
+                    last_beat = time.monotonic()
+            if pending:
+                queue.put_nowait(pending)
+            await queue.join()
+        finally:
+            for _ in senders:
+                queue.put_nowait(None)
+            await asyncio.gather(*senders, return_exceptions=True)
+        self.checkpoint()
+        if self.store_down is not None:
+            raise self.store_down
+        return exhausted
+
+    def checkpoint(self) -> None:
+        """Store links and advance the cursor past every product whose outcome is recorded."""
+        self.flush_links()
+        while self.planned and self.planned[0] in self.finished:
+            done_id = self.planned.popleft()
+            self.finished.discard(done_id)
+            self.cursor["after_id"] = done_id
+            self.cursor["done"] = int(self.cursor.get("done", 0)) + 1
         self.beat()
-        return len(products) < limit
+
+    async def plan_step(self, products: list[PosProduct]) -> list[Work]:
+        """Decide for a step of products; record skips and unchanged ones at once."""
+        assert self.pricing is not None
+        categories = await self.ensure_categories({p.category for p in products if p.category})
+        links = self.links_for([p.sku for p in products])
+        work: list[Work] = []
+        for p in products:
+            self.planned.append(p.id)
+            link = links.get(p.sku.lower()) or Link(sku=p.sku)
+            category_id = categories.get(p.category) if p.category else None
+            action = plan_product(
+                p,
+                link.store_id,
+                link.pushed_hash,
+                link.status == PENDING and link.pushed_hash is not None,
+                self.settings,
+                self.pricing,
+                category_id,
+                bool(p.category) and category_id is None,
+            )
+            if action.kind in ("create", "update", "draft"):
+                work.append(Work(p, action, link))
+                continue
+            link.pos_version = p.updated_at
+            if action.kind == "skip":
+                self.count("skipped")
+                self.note("skip", {"sku": p.sku, "reason": action.reason})
+                link.status, link.message = SKIPPED, action.reason
+            else:
+                self.count("unchanged")
+                link.status, link.message = SYNCED, ""
+            self.save_link(link)
+            self.finished.add(p.id)
+        return work
+
+    async def sender(self, queue: asyncio.Queue[list[Work] | None]) -> None:
+        while True:
+            batch = await queue.get()
+            try:
+                if batch is None:
+                    return
+                if self.store_down is None:
+                    for retry in await self.send(batch):
+                        queue.put_nowait([retry])
+            except Exception as exc:  # recorded per product; the job goes on
+                log.exception("sending a batch failed")
+                for work in batch or []:
+                    self.finish_work(work, PENDING, f"not sent: {exc}")
+            finally:
+                queue.task_done()
+
+    def finish_work(self, work: Work, status: str, message: str) -> None:
+        link = work.link
+        link.status, link.message = status, message
+        if status != PENDING:
+            link.pos_version = work.product.updated_at
+        self.save_link(link)
+        self.finished.add(work.product.id)
+
+    async def send(self, batch: list[Work]) -> list[Work]:
+        """Send one batch; record results; return the works to send again."""
+        assert self.client is not None
+        if self.dry:
+            for work in batch:
+                self.count(f"would_{work.action.kind}")
+                self.note(
+                    work.action.kind, {"sku": work.product.sku, "store_id": work.link.store_id}
+                )
+                self.finished.add(work.product.id)
+            return []
+        creates = [w for w in batch if w.action.kind == "create"]
+        updates = [w for w in batch if w.action.kind != "create"]
+        outcome = await self.client.batch_all(
+            "products",
+            create=[w.action.payload for w in creates],
+            update=[w.action.payload for w in updates],
+        )
+        results = outcome.create + outcome.update
+        if (
+            outcome.chunk_errors
+            and all(isinstance(e, (StoreUnavailable, RateLimited)) for e in outcome.chunk_errors)
+            and all(is_item_error(i) and not i["error"]["data"].get("ambiguous") for i in results)
+        ):
+            # Nothing got through and nothing is in doubt: pause the job (the products stay
+            # unfinished, so the cursor does not pass them).
+            self.store_down = outcome.chunk_errors[0]
+            return []
+        again: list[Work] = []
+        unclear: list[Work] = []
+        for work, item in zip(creates + updates, results, strict=True):
+            retry = self.record_result(work, item)
+            if isinstance(retry, Work):
+                again.append(retry)
+            elif retry == "unclear":
+                unclear.append(work)
+        if unclear:
+            again.extend(await self.resolve_unclear(unclear))
+        return again
+
+    def record_result(self, work: Work, item: dict[str, Any]) -> Work | str | None:
+        """Record one item's outcome. Returns a follow-up work, "unclear", or None."""
+        p, action, link = work.product, work.action, work.link
+        final = work.attempt >= MAX_ATTEMPTS
+        if not is_item_error(item):
+            self.count({"create": "created", "update": "updated", "draft": "drafted"}[action.kind])
+            link.store_id = int(item["id"])
+            link.pushed_hash = action.hash
+            link.store_hash = content_hash(store_view(item, self.settings))
+            if "stock_quantity" in action.payload:
+                link.pushed_stock = action.payload["stock_quantity"]
+            link.store_modified = item.get("date_modified_gmt")
+            self.saw_modified(item)
+            if action.kind == "draft":
+                self.finish_work(work, SKIPPED, "not for sale online: drafted in the store")
+            else:
+                self.finish_work(work, SYNCED, "")
+            return None
+        error = item["error"]
+        code = str(error.get("code") or "")
+        data = error.get("data") or {}
+        message = str(error.get("message") or code)
+        if data.get("ambiguous") and not final:
+            return "unclear"
+        if code == "product_invalid_sku" and data.get("resource_id") and not final:
+            # The store already has this SKU: link to it and update it instead.
+            link.store_id, link.pushed_hash = int(data["resource_id"]), None
+            self.count("linked")
+            payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+            payload["id"] = link.store_id
+            return Work(p, Action("update", p.sku, payload, action.hash), link, work.attempt + 1)
+        if code == "woocommerce_rest_product_invalid_id" and not final:
+            # Deleted in the store behind our back: create it again.
+            link.store_id, link.pushed_hash = None, None
+            payload = {k: v for k, v in action.payload.items() if k != "id"}
+            return Work(p, Action("create", p.sku, payload, action.hash), link, work.attempt + 1)
+        if data.get("client"):
+            # No answer we can trust: it stays pending for the next run.
+            self.finish_work(work, PENDING, f"not confirmed by the store: {message}")
+            return None
+        self.count("failed")
+        self.errors.append((p.sku, f"the store refused it: {message} ({code})"))
+        self.finish_work(work, FAILED, f"{message} ({code})")
+        return None
+
+    async def resolve_unclear(self, unclear: list[Work]) -> list[Work]:
+        """After a timeout the store may or may not have applied a write: look before retrying."""
+        assert self.client is not None
+        found: dict[str, dict[str, Any]] = {}
+        skus = [w.product.sku for w in unclear]
+        for start in range(0, len(skus), 50):
+            part = skus[start : start + 50]
+            items = await self.client.get(
+                "products",
+                {"sku": ",".join(part), "_fields": ",".join(STORE_FIELDS), "per_page": MAX_BATCH},
+            )
+            for obj in items or []:
+                if obj.get("type") != "variation" and obj.get("sku"):
+                    found[str(obj["sku"]).lower()] = obj
+        retry: list[Work] = []
+        for work in unclear:
+            p, action, link = work.product, work.action, work.link
+            obj = found.get(p.sku.lower())
+            if obj is None:
+                payload = {k: v for k, v in action.payload.items() if k != "id"}
+                retry.append(
+                    Work(p, Action("create", p.sku, payload, action.hash), link, work.attempt + 1)
+                )
+                continue
+            link.store_id = int(obj["id"])
+            landed = content_hash(store_view(obj, self.settings)) == content_hash(
+                store_view({**obj, **_as_store(action.payload)}, self.settings)
+            )
+            if landed:
+                self.record_result(work, obj)
+            else:
+                payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
+                payload["id"] = link.store_id
+                retry.append(
+                    Work(p, Action("update", p.sku, payload, action.hash), link, work.attempt + 1)
+                )
+        return retry
 
     async def ensure_categories(self, names: set[str]) -> dict[str, int | None]:
         """Store category ids for POS category names; created when the settings say so."""
         assert self.client is not None
-        mapped = {k.lower(): v for k, v in self.category_map().items()}
+        mapped = self.categories_cache
         result: dict[str, int | None] = {}
         missing = []
         for name in names:
@@ -704,200 +1019,20 @@ class CatalogueSync:
                 if is_item_error(item):
                     error = item["error"]
                     existing = (error.get("data") or {}).get("resource_id")
-                    if existing:
-                        result[name] = int(existing)
-                    else:
+                    if not existing:
                         result[name] = None
                         self.errors.append(
                             (None, f"category {name!r} not created: {error.get('message')}")
                         )
                         continue
+                    result[name] = int(existing)
                 else:
                     result[name] = int(item["id"])
                     self.count("categories_created")
+                mapped[name.lower()] = result[name]
                 s.merge(CategoryLink(name=name, store_id=result[name] or 0))
             s.commit()
         return result
-
-    async def push_products(self, products: list[PosProduct]) -> None:
-        assert self.client is not None and self.pricing is not None
-        categories = await self.ensure_categories({p.category for p in products if p.category})
-        links = self.links_for([p.sku for p in products])
-        actions: list[tuple[PosProduct, Action]] = []
-        for p in products:
-            link = links.get(p.sku.lower())
-            category_id = categories.get(p.category) if p.category else None
-            action = plan_product(
-                p,
-                link.store_id if link else None,
-                link.pushed_hash if link else None,
-                bool(link and link.status == PENDING and link.pushed_hash is not None),
-                self.settings,
-                self.pricing,
-                category_id,
-                bool(p.category) and category_id is None,
-            )
-            actions.append((p, action))
-        for p, action in actions:
-            link = links.get(p.sku.lower()) or Link(sku=p.sku)
-            if action.kind == "skip":
-                self.count("skipped")
-                self.note("skip", {"sku": p.sku, "reason": action.reason})
-                if link.status != SKIPPED or link.message != action.reason:
-                    link.status, link.message = SKIPPED, action.reason
-                    self.save_link(link)
-            elif action.kind == "unchanged":
-                self.count("unchanged")
-                if link.status != SYNCED:
-                    link.status, link.message = SYNCED, ""
-                    self.save_link(link)
-        self.flush_links()
-        to_send = [(p, a) for p, a in actions if a.kind in ("create", "update", "draft")]
-        for round_number in range(3):
-            if not to_send:
-                break
-            to_send = await self.send(to_send, links, final=round_number == 2)
-
-    async def send(
-        self,
-        work: list[tuple[PosProduct, Action]],
-        links: dict[str, Link],
-        final: bool,
-    ) -> list[tuple[PosProduct, Action]]:
-        """Send creates and updates; returns the ones to try again (re-linked or unclear)."""
-        assert self.client is not None
-        creates = [(p, a) for p, a in work if a.kind == "create"]
-        updates = [(p, a) for p, a in work if a.kind != "create"]
-        if self.dry:
-            for p, a in work:
-                self.count(f"would_{a.kind}")
-                self.note(a.kind, {"sku": p.sku, "store_id": a.payload.get("id")})
-            return []
-        outcome = await self.client.batch_all(
-            "products",
-            create=[a.payload for _, a in creates],
-            update=[a.payload for _, a in updates],
-        )
-        if (
-            outcome.chunk_errors
-            and all(isinstance(e, (StoreUnavailable, RateLimited)) for e in outcome.chunk_errors)
-            and not any(not is_item_error(i) for i in outcome.create + outcome.update)
-        ):
-            # Nothing got through: pause the job rather than mark every product failed.
-            raise outcome.chunk_errors[0]
-        again: list[tuple[PosProduct, Action]] = []
-        unclear: list[tuple[PosProduct, Action]] = []
-        for (p, action), item in zip(
-            creates + updates, outcome.create + outcome.update, strict=True
-        ):
-            link = links.get(p.sku.lower()) or Link(sku=p.sku)
-            links[p.sku.lower()] = link
-            if not is_item_error(item):
-                self.count(
-                    {"create": "created", "update": "updated", "draft": "drafted"}[action.kind]
-                )
-                link.store_id = int(item["id"])
-                link.pushed_hash = action.hash
-                link.store_hash = content_hash(store_view(item, self.settings))
-                if "stock_quantity" in action.payload:
-                    link.pushed_stock = action.payload["stock_quantity"]
-                link.store_modified = item.get("date_modified_gmt")
-                self.saw_modified(item)
-                link.status = SYNCED if action.kind != "draft" else SKIPPED
-                link.message = (
-                    "" if action.kind != "draft" else "not for sale online: drafted in the store"
-                )
-                self.save_link(link)
-                continue
-            error = item["error"]
-            code = str(error.get("code") or "")
-            data = error.get("data") or {}
-            message = str(error.get("message") or code)
-            if data.get("ambiguous") and not final:
-                unclear.append((p, action))
-                continue
-            if code == "product_invalid_sku" and data.get("resource_id") and not final:
-                # The store already has this SKU: link to it and update it instead.
-                link.store_id = int(data["resource_id"])
-                link.pushed_hash = None
-                self.count("linked")
-                payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
-                payload["id"] = link.store_id
-                again.append((p, Action("update", p.sku, payload, action.hash)))
-                self.save_link(link)
-                continue
-            if code == "woocommerce_rest_product_invalid_id" and not final:
-                # Deleted in the store behind our back: create it again.
-                link.store_id, link.pushed_hash = None, None
-                payload = {k: v for k, v in action.payload.items() if k != "id"}
-                again.append((p, Action("create", p.sku, payload, action.hash)))
-                self.save_link(link)
-                continue
-            if data.get("client"):
-                # The request never got an answer we can trust: keep it pending.
-                link.status, link.message = PENDING, f"not confirmed by the store: {message}"
-            else:
-                link.status, link.message = FAILED, f"{message} ({code})"
-                self.count("failed")
-                self.errors.append((p.sku, f"the store refused it: {message} ({code})"))
-            self.save_link(link)
-        self.flush_links()
-        if unclear:
-            again.extend(await self.resolve_unclear(unclear, links))
-        return again
-
-    async def resolve_unclear(
-        self, unclear: list[tuple[PosProduct, Action]], links: dict[str, Link]
-    ) -> list[tuple[PosProduct, Action]]:
-        """After a timeout the store may or may not have applied a write: look before retrying."""
-        assert self.client is not None
-        found: dict[str, dict[str, Any]] = {}
-        skus = [p.sku for p, _ in unclear]
-        for start in range(0, len(skus), 50):
-            part = skus[start : start + 50]
-            items = await self.client.get(
-                "products",
-                {"sku": ",".join(part), "_fields": ",".join(STORE_FIELDS), "per_page": MAX_BATCH},
-            )
-            for obj in items or []:
-                if obj.get("type") != "variation" and obj.get("sku"):
-                    found[str(obj["sku"]).lower()] = obj
-        retry: list[tuple[PosProduct, Action]] = []
-        for p, action in unclear:
-            obj = found.get(p.sku.lower())
-            link = links.get(p.sku.lower()) or Link(sku=p.sku)
-            links[p.sku.lower()] = link
-            if obj is None:
-                retry.append(
-                    (
-                        p,
-                        Action(
-                            "create",
-                            p.sku,
-                            {k: v for k, v in action.payload.items() if k != "id"},
-                            action.hash,
-                        ),
-                    )
-                )
-                continue
-            link.store_id = int(obj["id"])
-            if content_hash(store_view(obj, self.settings)) == content_hash(
-                store_view({**obj, **_as_store(action.payload)}, self.settings)
-            ):
-                # The write did land.
-                self.count("created" if action.kind == "create" else "updated")
-                link.pushed_hash = action.hash
-                link.store_hash = content_hash(store_view(obj, self.settings))
-                if "stock_quantity" in action.payload:
-                    link.pushed_stock = action.payload["stock_quantity"]
-                link.status, link.message = SYNCED, ""
-            else:
-                payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
-                payload["id"] = link.store_id
-                retry.append((p, Action("update", p.sku, payload, action.hash)))
-            self.save_link(link)
-        self.flush_links()
-        return retry
 
     # -- after a successful run -----------------------------------------------------------
 
@@ -908,7 +1043,6 @@ class CatalogueSync:
         newest = self.cursor.get("store_newest")
         if newest:
             set_state(self.hub, "products.read_watermark", newest[:19] + "+00:00")
-        set_state(self.hub, "products.push_watermark", started)
         set_state(self.hub, "products.last_success", utcnow().isoformat())
         set_state(self.hub, "products.last_result", {"job": self.job_id, **self.result()})
         with self.hub.session() as s:
@@ -945,57 +1079,59 @@ def pricing_from(raw: dict[str, Any]) -> StorePricing:
 
 
 def pos_products_by_sku(s: Session, skus: Iterable[str]) -> dict[str, Product]:
-    lowered = list({sku.lower() for sku in skus if sku})
+    """POS products for these SKUs (compared case-insensitively), keyed by lower-cased SKU."""
+    wanted = {sku for sku in skus if sku}
     found: dict[str, Product] = {}
-    for start in range(0, len(lowered), 500):
-        part = lowered[start : start + 500]
+    for part in chunks_of(sorted(wanted), 500):
+        for product in s.exec(select(Product).where(col(Product.sku).in_(part))).all():
+            found[product.sku.lower()] = product
+    rest = sorted({sku.lower() for sku in wanted} - set(found))
+    for part in chunks_of(rest, 500):
         for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
             found[product.sku.lower()] = product
     return found
 
 
 def load_pos_products(
-    s: Session, after_id: int, limit: int, changed_after: str | None
+    s: Session, after_id: int, limit: int, changed_only: bool = False
 ) -> list[PosProduct]:
-    """The next POS products by id; with ``changed_after``, only edited or pending ones."""
+    """The next POS products by id; with ``changed_only``, those edited since we last decided
+    about them, never decided about, or marked pending (retry, or changed in the store)."""
     product = Product.__table__  # type: ignore[attr-defined]
     stock = StockLevel.__table__  # type: ignore[attr-defined]
     category = Category.__table__  # type: ignore[attr-defined]
-    query = (
-        sa_select(
-            product.c.id,
-            product.c.sku,
-            product.c.name,
-            product.c.description,
-            product.c.price,
-            product.c.price_aa,
-            product.c.price_aaa,
-            product.c.price_aaaa,
-            category.c.name,
-            product.c.sync_to_woocommerce,
-            product.c.active,
-            product.c.manage_stock,
-            stock.c.on_hand,
-            stock.c.reserved,
-            product.c.updated_at,
-        )
-        .select_from(
-            product.outerjoin(stock, stock.c.product_id == product.c.id).outerjoin(
-                category, category.c.id == product.c.category_id
-            )
-        )
-        .where(product.c.id > after_id)
+    link = ProductLink.__table__  # type: ignore[attr-defined]
+    joined = product.outerjoin(stock, stock.c.product_id == product.c.id).outerjoin(
+        category, category.c.id == product.c.category_id
     )
-    if changed_after:
-        links = ProductLink.__table__  # type: ignore[attr-defined]
-        pending = sa_select(links.c.sku).where(links.c.status == PENDING)
+    query = sa_select(
+        product.c.id,
+        product.c.sku,
+        product.c.name,
+        product.c.description,
+        product.c.price,
+        product.c.price_aa,
+        product.c.price_aaa,
+        product.c.price_aaaa,
+        category.c.name,
+        product.c.sync_to_woocommerce,
+        product.c.active,
+        product.c.manage_stock,
+        stock.c.on_hand,
+        stock.c.reserved,
+        product.c.updated_at,
+    ).where(product.c.id > after_id)
+    if changed_only:
+        joined = joined.outerjoin(link, link.c.sku == product.c.sku)
         query = query.where(
             or_(
-                product.c.updated_at >= datetime.fromisoformat(changed_after),
-                product.c.sku.in_(pending),
+                link.c.sku.is_(None),
+                link.c.status == PENDING,
+                link.c.pos_version.is_(None),
+                link.c.pos_version < product.c.updated_at,
             )
         )
-    rows = s.execute(query.order_by(product.c.id).limit(limit)).all()
+    rows = s.execute(query.select_from(joined).order_by(product.c.id).limit(limit)).all()
     return [
         PosProduct(
             id=r[0],

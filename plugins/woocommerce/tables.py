@@ -30,6 +30,8 @@ class ProductLink(SQLModel, table=True):
     status: str = Field(default=PENDING, index=True, max_length=10)
     message: str = Field(default="", sa_type=Text)
     store_modified: str | None = Field(default=None, max_length=30)
+    # The POS product's updated_at when the sync last decided about it.
+    pos_version: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 

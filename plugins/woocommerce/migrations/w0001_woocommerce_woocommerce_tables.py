@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("store_modified", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
+        sa.Column("pos_version", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sku"),
     )

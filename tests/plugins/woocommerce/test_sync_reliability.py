@@ -136,7 +136,7 @@ def test_killed_worker_mid_sync_never_duplicates(tmp_path: Path) -> None:
             "consumer_key": KEY,
             "consumer_secret": SECRET,
             "auth": "basic",
-            "chunk_products": 400,
+            "task_budget_seconds": 1,
         }
         settings = make_settings(
             tmp_path, plugins=["woocommerce"], plugin_config={"woocommerce": section}
