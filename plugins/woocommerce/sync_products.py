@@ -830,7 +830,7 @@ class CatalogueSync:
                 self.settings,
                 self.pricing,
                 category_id,
-                bool(p.category) and category_id is None,
+                p.category is not None and category_id is None,
             )
             if action.kind in ("create", "update", "draft"):
                 work.append(Work(p, action, link))
@@ -1007,11 +1007,13 @@ class CatalogueSync:
                 missing.append(name)
         if not missing:
             return result
-        if self.settings.missing_category == "skip" or self.dry:
+        if self.settings.missing_category == "skip":
+            return {**result, **dict.fromkeys(missing)}
+        if self.dry:
+            # Would be created: 0 stands for "a category the real run creates".
             for name in missing:
-                result[name] = None
-                if self.dry and self.settings.missing_category == "create":
-                    self.note("create_category", name)
+                result[name] = 0
+                self.note("create_category", name)
             return result
         created = await self.client.batch_all("categories", create=[{"name": n} for n in missing])
         with self.hub.session() as s:

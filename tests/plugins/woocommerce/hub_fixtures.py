@@ -67,7 +67,9 @@ def world(
             "consumer_secret": SECRET,
             "auth": "basic",
             "timeout_seconds": 5,
-            "edit_debounce_seconds": 0.2,
+            # POS edits are pushed a minute later unless a test asks for it sooner, so that
+            # loading a catalogue does not race the sync a test starts itself.
+            "edit_debounce_seconds": 60,
             "watermark_overlap_seconds": 5,
             **(settings or {}),
         }
