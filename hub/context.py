@@ -13,8 +13,8 @@ from hub.db import SessionFactory
 from hub.jobs import JobLedger, Priority, Queue
 
 if TYPE_CHECKING:
-    from hub.pos import Pos
     from hub.plugins import PluginHost
+    from hub.pos import Pos
     from hub.types import PluginStatus
 
 
