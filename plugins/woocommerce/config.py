@@ -67,6 +67,50 @@ class WooCommerceSettings(Strict):
     # How long one task may work before it hands over to the next (keeps workers free).
     task_budget_seconds: float = Field(default=20.0, ge=1, le=300)
 
+    # Order import (store to POS): webhooks, with polling as the safety net.
+    # The secret the store signs webhook bodies with (HMAC-SHA256); empty refuses deliveries.
+    webhook_secret: SecretStr = SecretStr("")
+    # Register (and keep re-enabling) the order webhooks in the store on start-up.
+    register_webhooks: bool = False
+    # The hub's public base URL as the store reaches it; "/webhooks/woocommerce" is appended.
+    webhook_url: str = ""
+    webhook_check_interval_seconds: int = Field(default=300, ge=1)
+    order_poll_interval_seconds: int = Field(default=300, ge=1)
+    # Each poll starts this long before the newest change the last poll saw (store clock).
+    order_poll_overlap_seconds: int = Field(default=120, ge=0)
+    # With no watermark yet, the first poll looks back this far (older orders stay out).
+    order_first_poll_hours: int = Field(default=24, ge=0)
+    # Store statuses imported as new POS orders; changes to imported orders are always followed.
+    import_order_statuses: list[str] = [
+        "pending",
+        "processing",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "refunded",
+        "failed",
+    ]
+
+    # Inventory push (the POS is authoritative for stock).
+    # Push on hand minus what open POS orders reserve, rather than on hand.
+    push_available_to_sell: bool = True
+    # A write that lowers the store's stock by more than this many units, or by more than this
+    # share of it, is held until the POS confirms it (None: no such limit). A write of zero
+    # over a positive store level is always held unless confirmed.
+    max_drop_units: int | None = Field(default=50, ge=1)
+    max_drop_percent: int | None = Field(default=90, ge=1, le=100)
+    # A POS stock change whose reason starts with one of these confirms the new level
+    # (a shelf count, a till sale, an imported order); "bulk upsert" or "adjustment" do not.
+    confirming_reasons: list[str] = ["count", "sale", "order", "woocommerce", "online"]
+    # Stock changes in the POS are collected this long, then pushed in one go.
+    inventory_debounce_seconds: float = Field(default=1.0, ge=0, le=60)
+    # The periodic full push (every linked product, compared with the store).
+    inventory_push_interval_seconds: int = Field(default=3600, ge=1)
+    # Change detection: how often the store's stock and prices are compared with the POS.
+    drift_scan_interval_seconds: int = Field(default=300, ge=1)
+    # Correct unexpected store-side changes automatically (can be switched at run time).
+    auto_correct: bool = True
+
     @field_validator("store_url")
     @classmethod
     def url_scheme(cls, value: str) -> str:
@@ -74,6 +118,21 @@ class WooCommerceSettings(Strict):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def webhook_url_scheme(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def webhooks_wanted(self) -> bool:
+        """Register webhooks: asked for, with a URL the store can call and a secret to sign."""
+        return bool(
+            self.register_webhooks and self.webhook_url and self.webhook_secret.get_secret_value()
+        )
 
     @property
     def configured(self) -> bool:

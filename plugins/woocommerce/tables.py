@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.db import UTCDateTime, utcnow
@@ -66,3 +66,79 @@ class StoreEvent(SQLModel, table=True):
     kind: str = Field(index=True, max_length=40)
     detail: str = Field(default="", sa_type=Text)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+# --- order import (store to POS) ---------------------------------------------------------
+
+
+class OrderLink(SQLModel, table=True):
+    """One store order and the POS order it became, with what was last applied to it.
+
+    ``version`` makes every change a compare-and-set, so a webhook import and a poll that race
+    on the same order apply a transition (and move stock) once.
+    """
+
+    __tablename__ = "wc_order_link"
+
+    store_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    pos_order_id: int = Field(index=True)
+    status: str = Field(max_length=40)
+    # The store's date_modified_gmt ("YYYY-MM-DDTHH:MM:SS") of the version applied last:
+    # an older one is never applied over it.
+    date_modified: str = Field(max_length=30)
+    # Digest of the fields we import, to tell two versions sharing a second apart.
+    digest: str = Field(max_length=64)
+    # True while POS stock is reduced for this order (processing, on-hold, completed).
+    stock_held: bool = False
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class OrderStockMove(SQLModel, table=True):
+    """POS stock moved by a store order: negative reduced stock, positive gave it back.
+
+    The inventory side reads these to explain a store-side stock drop ("explained by an order").
+    """
+
+    __tablename__ = "wc_order_stock_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_order_id: int = Field(index=True)
+    pos_order_id: int
+    store_line_id: int | None = None
+    product_id: int
+    sku: str = Field(index=True, max_length=100)
+    quantity: int
+    # The order status and store version that caused the move.
+    status: str = Field(max_length=40)
+    store_modified: str = Field(max_length=30)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class WebhookInbox(SQLModel, table=True):
+    """Order webhooks as received: stored first, imported by a task.
+
+    Unique on (order id, date modified, body digest): a replay or duplicate delivery is a no-op,
+    while two versions of an order within the same second (the store's clock resolution) are
+    both kept.
+    """
+
+    __tablename__ = "wc_webhook_inbox"
+    __table_args__ = (
+        UniqueConstraint("order_id", "date_modified", "digest", name="uq_wc_webhook_inbox"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(index=True)
+    date_modified: str = Field(max_length=30)
+    digest: str = Field(max_length=64)
+    topic: str = Field(max_length=60)
+    delivery_id: str | None = Field(default=None, max_length=100)
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    outcome: str = Field(default="", max_length=20)
+    message: str = Field(default="", sa_type=Text)
