@@ -142,3 +142,56 @@ class WebhookInbox(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     outcome: str = Field(default="", max_length=20)
     message: str = Field(default="", sa_type=Text)
+
+
+# --- inventory push, change detection, duplicates ----------------------------------------
+
+
+class HeldStock(SQLModel, table=True):
+    """A stock write the guard refused to send until someone confirms it.
+
+    A zero, or a drop larger than the configured threshold, that the POS has not confirmed
+    (by a count, a sale, or the confirm action) is held here and shown in health.
+    """
+
+    __tablename__ = "wc_held_stock"
+
+    sku: str = Field(primary_key=True, max_length=100)
+    store_id: int | None = None
+    # What the store holds (as last read or written) and what the POS wants there.
+    store_value: int | None = None
+    wanted: int
+    reason: str = Field(default="", sa_type=Text)
+    held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class StockConfirmation(SQLModel, table=True):
+    """The POS on-hand level last confirmed for a SKU (a count, a sale, or an admin)."""
+
+    __tablename__ = "wc_stock_confirmed"
+
+    sku: str = Field(primary_key=True, max_length=100)
+    on_hand: int
+    reason: str = Field(default="", max_length=200)
+    confirmed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChangeLogEntry(SQLModel, table=True):
+    """The change-detection log: a store value that differed from what the POS expects."""
+
+    __tablename__ = "wc_change_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(index=True, max_length=100)
+    store_id: int | None = None
+    field: str = Field(max_length=10)  # "stock" or "price"
+    store_value: str | None = Field(default=None, max_length=40)
+    expected_value: str | None = Field(default=None, max_length=40)
+    detected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Explained by an imported store order (its store id), or not explained at all.
+    explained: bool = False
+    order_id: str | None = Field(default=None, max_length=40)
+    # Who saw it ("scan" or "push"), and what became of it.
+    source: str = Field(default="scan", max_length=10)
+    corrected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", sa_type=Text)
