@@ -156,6 +156,145 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hub sync ------------------------------------------------------------------------------
+
+# What each kind asks of the hub. Syncs are plugin endpoints reached over HTTP, so the command
+# works against any running hub (embedded or scaled out) and imports no plugin.
+WOOCOMMERCE_SYNC = "/api/integrations/woocommerce/sync"
+CAMPAIGNS_PUBLISH = "/api/freebies/publish"
+CAMPAIGNS_KIND = "freebies.publish"
+SYNC_KINDS = ("products", "inventory", "orders", "campaigns")
+# How long to wait for the publication job to appear in the ledger (it is created by its task).
+CAMPAIGN_JOB_WAIT = 30.0
+
+
+def hub_url(args: argparse.Namespace, settings: Settings | None) -> str:
+    if args.url:
+        return str(args.url)
+    if settings is None:
+        return "http://127.0.0.1:8080"
+    host = settings.web.host
+    # A hub listening on every interface is reached through loopback from its own machine.
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web.port}"
+
+
+def api_token(args: argparse.Namespace, settings: Settings | None) -> str:
+    token = args.token or os.environ.get("HUB_API_TOKEN")
+    if not token and settings is not None and settings.web.api_tokens:
+        token = settings.web.api_tokens[0].get_secret_value()
+    if not token:
+        raise InputError(
+            "token", "no API token: pass --token, set HUB_API_TOKEN or add one to web.api_tokens"
+        )
+    return str(token)
+
+
+def request_woocommerce_sync(client: Any, args: argparse.Namespace) -> int:
+    from hub.progress import HubUnavailable, error_message
+
+    body = {"kind": args.kind, "full": args.full, "dry_run": args.dry_run}
+    response = client.request("POST", WOOCOMMERCE_SYNC, json=body)
+    if response.status_code == 404:
+        raise HubUnavailable(
+            "this hub has no WooCommerce sync (is the woocommerce plugin enabled?)"
+        )
+    if response.status_code == 422:
+        field = (response.json().get("error") or {}).get("field")
+        if field == "kind":
+            raise HubUnavailable(
+                f"this hub cannot sync {args.kind} yet: the WooCommerce plugin does not "
+                f"offer it ({error_message(response)})"
+            )
+    if response.status_code not in (200, 201, 202):
+        raise HubUnavailable(f"the hub refused the sync: {error_message(response)}")
+    return int(response.json()["id"])
+
+
+def request_campaign_publication(client: Any, args: argparse.Namespace) -> int | None:
+    """Queue a publication and find its job (the task creates it; requests coalesce)."""
+    import time
+
+    from hub.progress import HubUnavailable, error_message
+
+    before = client.jobs(CAMPAIGNS_KIND, limit=1)
+    last_id = before[0]["id"] if before else 0
+    response = client.request("POST", CAMPAIGNS_PUBLISH)
+    if response.status_code == 404:
+        raise HubUnavailable("this hub has no campaign publication (is freebies enabled?)")
+    if response.status_code not in (200, 201, 202):
+        raise HubUnavailable(f"the hub refused the publication: {error_message(response)}")
+    deadline = time.monotonic() + (5.0 if args.no_wait else CAMPAIGN_JOB_WAIT)
+    while time.monotonic() < deadline:
+        newer = [j for j in client.jobs(CAMPAIGNS_KIND, limit=10) if j["id"] > last_id]
+        if newer:
+            return int(min(j["id"] for j in newer))
+        time.sleep(0.2)
+    return None
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from hub.progress import (
+        EXIT_INTERRUPTED,
+        EXIT_USAGE,
+        HubClient,
+        HubUnavailable,
+        exit_code,
+        follow,
+        outcome_line,
+    )
+
+    if args.kind == "campaigns" and args.dry_run:
+        print("error: campaign publication has no dry run", file=sys.stderr)
+        return EXIT_USAGE
+    # The config is only needed for what the command line did not say.
+    explicit = bool(args.url and (args.token or os.environ.get("HUB_API_TOKEN")))
+    settings = None if explicit else load_settings(args.config)
+    client = HubClient(hub_url(args, settings), api_token(args, settings))
+    try:
+        if args.kind == "campaigns":
+            job_id = request_campaign_publication(client, args)
+            if job_id is None:
+                print(
+                    "publication queued, but no job started yet: is a worker running? "
+                    f"(see `hub jobs --kind {CAMPAIGNS_KIND}`)",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
+        else:
+            job_id = request_woocommerce_sync(client, args)
+        if args.no_wait:
+            print(job_id, flush=True)
+            return 0
+        err = Console(stderr=True)
+        try:
+            job = follow(client, job_id, console=err)
+        except KeyboardInterrupt:
+            print(f"\nstopped watching; job #{job_id} goes on in the hub", file=sys.stderr)
+            return 130
+        print(outcome_line(job), flush=True)
+        for error in (job.get("errors") or [])[:10]:
+            item = f"{error['item']}: " if error.get("item") else ""
+            print(f"  {item}{error.get('message')}", file=sys.stderr)
+        return exit_code(str(job["status"]))
+    except HubUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        client.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description="Brother POS Hub")
     p.add_argument("--config", help="config file (default: $HUB_CONFIG or config/hub.toml)")
@@ -193,6 +332,25 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--role", choices=["admin", "staff"], default="staff")
     sp.add_argument(
         "--password-env", action="store_true", help="read the password from $HUB_PASSWORD"
+    )
+    sp = add("sync", cmd_sync, "ask a running hub for a sync and follow it to its end")
+    sp.add_argument("kind", choices=SYNC_KINDS)
+    sp.add_argument("--full", action="store_true", help="compare everything, not only changes")
+    sp.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+    sp.add_argument("--no-wait", action="store_true", help="print the job id and exit")
+    sp.add_argument("--url", help="the hub's address (default: web.host and web.port)")
+    sp.add_argument("--token", help="API token (default: $HUB_API_TOKEN or web.api_tokens[0])")
+    sp = add("demo", cmd_demo, "a hub with a simulated store and a virtual printer, for newcomers")
+    sp.add_argument("--data-dir", default="demo-data", help="a fresh folder (default ./demo-data)")
+    sp.add_argument("--port", type=int, default=8080, help="the hub's port (default 8080)")
+    sp.add_argument("--products", type=int, default=300, help="demo catalogue size (default 300)")
+    sp.add_argument(
+        "--reset", action="store_true", help="delete an earlier demo's folder and start afresh"
+    )
+    sp.add_argument(
+        "--fast",
+        action="store_true",
+        help="no simulated store latency (the default is as slow as a real store)",
     )
     return p
 
