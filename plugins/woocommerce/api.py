@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from hub.context import Hub
 from hub.web.api import job_dict
 from hub.web.jsonio import JSONError, read_model
-from plugins.woocommerce import sync_products
+from plugins.woocommerce import orders, sync_products
 from plugins.woocommerce.store import get_state, make_client, recent_events, settings_of
 from plugins.woocommerce.tables import PENDING, ProductLink
 
@@ -25,7 +25,7 @@ PREFIX = "/api/integrations/woocommerce"
 
 class SyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["products"] = "products"
+    kind: Literal["products", "orders"] = "products"
     full: bool = False
     dry_run: bool = False
 
@@ -63,6 +63,7 @@ def health_summary(hub: Hub) -> dict[str, Any]:
             "by_status": counts,
             "last_result": get_state(hub, "products.last_result"),
         },
+        "orders": orders.orders_summary(hub),
         "current_job": job_dict(last) if last is not None else None,
         "last_run_errors": (last.errors if last is not None else [])[:200],
         "events": recent_events(hub, 50),
@@ -73,6 +74,9 @@ def routes(hub: Hub) -> list[BaseRoute]:
     async def sync_now(request: Request) -> Response:
         """Sync Now: queue a sync (replacing a running or stuck one of the same kind)."""
         body = await read_model(request, SyncIn)
+        if body.kind == "orders":
+            job, _ = await run_in_threadpool(orders.request_import, hub, "sync now", supersede=True)
+            return JSONResponse(job_dict(job), status_code=202)
         job, _ = await run_in_threadpool(
             sync_products.request_sync,
             hub,

@@ -12,7 +12,7 @@ from hub.errors import PluginNotConfigured
 from hub.hookspecs import hookimpl
 from hub.jobs import Priority
 from hub.types import CheckResult, HealthCheck
-from plugins.woocommerce import api, sync_products
+from plugins.woocommerce import api, orders, sync_products, webhooks
 from plugins.woocommerce.campaigns import freebies_publish_campaigns  # noqa: F401  (a hookimpl)
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import get_state, settings_of
@@ -30,8 +30,12 @@ def hub_register_migrations() -> str:
 
 @hookimpl
 def hub_startup(hub: Hub) -> None:
-    if not settings_of(hub).configured:
+    settings = settings_of(hub)
+    if not settings.configured:
         raise PluginNotConfigured("set the store URL, consumer key and consumer secret")
+    if settings.webhooks_wanted:
+        # Registering calls the store (and the store pings us): a task, so start-up stays quick.
+        hub.enqueue(webhooks.CHECK_TASK, priority=Priority.ORDER_IMPORT)
 
 
 @hookimpl
@@ -49,11 +53,26 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
         every=settings.sync_interval_seconds,
         priority=Priority.CATALOGUE,
     )
+    # Order import: webhook inbox drain, poll jobs, the periodic poll, webhook upkeep.
+    tasks.task(orders.INBOX_TASK, orders.import_webhook_orders, priority=Priority.ORDER_IMPORT)
+    tasks.task(orders.IMPORT_TASK, orders.import_orders_task, priority=Priority.ORDER_IMPORT)
+    tasks.periodic(
+        orders.POLL_TASK,
+        orders.poll_orders_periodic,
+        every=settings.order_poll_interval_seconds,
+        priority=Priority.ORDER_IMPORT,
+    )
+    tasks.periodic(
+        webhooks.CHECK_TASK,
+        webhooks.check_webhooks,
+        every=settings.webhook_check_interval_seconds,
+        priority=Priority.ORDER_IMPORT,
+    )
 
 
 @hookimpl
 def hub_register_routes(hub: Hub) -> list[BaseRoute]:
-    return api.routes(hub)
+    return [*api.routes(hub), *webhooks.routes(hub)]
 
 
 @hookimpl
@@ -80,7 +99,21 @@ def hub_register_health_checks(hub: Hub) -> list[HealthCheck]:
         detail = f"last job #{last.id} {last.status}; last success {success or 'never'}"
         return CheckResult("catalogue sync", ok, detail, {"job": last.id, "failed": last.failed})
 
-    return [connection_settings, catalogue]
+    def order_import() -> CheckResult:
+        summary = orders.orders_summary(hub)
+        hooks = summary.get("webhooks") or {}
+        last = summary.get("last_job") or {}
+        ok = last.get("status") != "failed" and hooks.get("ok", True) is not False
+        parts = [f"{summary['imported']} orders imported", f"{summary['inbox_pending']} queued"]
+        if last:
+            parts.append(f"last poll job #{last['id']} {last['status']}")
+        if hooks.get("last_reenabled"):
+            parts.append(f"webhooks re-enabled at {hooks['last_reenabled']['at']}")
+        if hooks.get("error"):
+            parts.append(f"webhook check failed: {hooks['error']}")
+        return CheckResult("order import", ok, "; ".join(parts), summary)
+
+    return [connection_settings, catalogue, order_import]
 
 
 @hookimpl

@@ -81,7 +81,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_id", "date_modified", "digest", name="uq_wc_webhook_inbox"),
     )
     with op.batch_alter_table("wc_webhook_inbox", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_wc_webhook_inbox_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_wc_webhook_inbox_order_id"), ["order_id"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_wc_webhook_inbox_processed_at"), ["processed_at"], unique=False
         )

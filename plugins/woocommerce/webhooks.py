@@ -1,0 +1,228 @@
+"""WooCommerce webhooks: the signed receiver, and keeping our webhooks registered and active.
+
+The receiver does as little as it can while the store waits: check the signature over the raw
+body, parse, store one inbox row (a duplicate or replay is a no-op on its unique key), queue the
+import task and answer. It never calls the store. WooCommerce does not retry deliveries and
+disables a webhook after more than five failures in a row, so polling stays the safety net, and
+:func:`check_webhooks` re-enables what the store disabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub.context import Hub
+from hub.db import utcnow
+from hub.jobs import Priority
+from plugins.woocommerce import orders
+from plugins.woocommerce.client_errors import StoreError
+from plugins.woocommerce.config import WooCommerceSettings
+from plugins.woocommerce.store import make_client, record_event, set_state, settings_of
+from plugins.woocommerce.tables import WebhookInbox
+
+PATH = "/webhooks/woocommerce"
+TOPICS = ("order.created", "order.updated")
+CHECK_TASK = "check_webhooks"
+NAME = "Brother POS Hub: {topic}"
+MAX_BODY = 5 * 1024 * 1024
+
+
+def signature(secret: str, body: bytes) -> str:
+    """What WooCommerce sends in X-WC-Webhook-Signature: base64(HMAC-SHA256(secret, body))."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def signature_ok(secret: str, body: bytes, given: str) -> bool:
+    if not secret or not given:
+        return False
+    # Constant time, so response timing tells an attacker nothing about the right signature.
+    return hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
+
+
+def delivery_url(settings: WooCommerceSettings) -> str:
+    return settings.webhook_url + PATH
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _store(hub: Hub, row: dict[str, Any]) -> bool:
+    """Insert the inbox row; False when the same delivery is already there (a no-op)."""
+    table = WebhookInbox.__table__  # type: ignore[attr-defined]
+    with hub.session() as s:
+        insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+        stmt = (
+            insert(table)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["order_id", "date_modified", "digest"])
+        )
+        result = s.execute(stmt)
+        s.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def receiver(hub: Hub) -> Any:
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, "too_large", "webhook body is larger than 5 MB")
+        given = request.headers.get("x-wc-webhook-signature", "")
+        if not given:
+            # WooCommerce's ping on webhook creation: form-encoded webhook_id, never signed.
+            form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+            ids = form.get("webhook_id") or []
+            if len(ids) == 1 and ids[0].isdigit() and set(form) == {"webhook_id"}:
+                return JSONResponse({"ok": True, "ping": int(ids[0])})
+            return _error(401, "signature_missing", "X-WC-Webhook-Signature header is missing")
+        settings: WooCommerceSettings = hub.settings
+        secret = settings.webhook_secret.get_secret_value()
+        if not secret:
+            return _error(503, "not_configured", "no webhook secret is configured")
+        if not signature_ok(secret, body, given):
+            return _error(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
+        topic = request.headers.get("x-wc-webhook-topic", "")
+        resource = topic.partition(".")[0]
+        if resource != "order":
+            # Signed and genuine but not ours to import: accept, so the store keeps it active.
+            return JSONResponse({"ok": True, "ignored": topic or "no topic"})
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, "invalid_json", f"body is not valid JSON: {exc}")
+        if topic in ("order.deleted", "order.restored"):
+            # Trash is not a status we import; polling shows a restored order again.
+            return JSONResponse({"ok": True, "ignored": topic})
+        try:
+            data = orders.parse_order(payload)
+        except orders.BadOrder as exc:
+            return _error(400, "invalid_order", str(exc))
+        row = {
+            "order_id": data.id,
+            "date_modified": data.date_modified,
+            "digest": hashlib.sha256(body).hexdigest(),
+            "topic": topic[:60],
+            "delivery_id": request.headers.get("x-wc-webhook-delivery-id", "")[:100] or None,
+            "payload": payload,
+            "received_at": utcnow(),
+            "outcome": "",
+            "message": "",
+        }
+        stored = await run_in_threadpool(_store, hub, row)
+        if not stored:
+            return JSONResponse({"ok": True, "duplicate": True, "order": data.id})
+        await run_in_threadpool(hub.enqueue, orders.INBOX_TASK, priority=Priority.ORDER_IMPORT)
+        return JSONResponse({"ok": True, "queued": True, "order": data.id})
+
+    return receive
+
+
+def routes(hub: Hub) -> list[BaseRoute]:
+    return [Route(PATH, receiver(hub), methods=["POST"])]
+
+
+# --- registration and re-enabling --------------------------------------------------------
+
+
+async def _ensure(settings: WooCommerceSettings) -> dict[str, Any]:
+    url = delivery_url(settings)
+    secret = settings.webhook_secret.get_secret_value()
+    created: list[int] = []
+    reenabled: list[dict[str, Any]] = []
+    hooks: list[dict[str, Any]] = []
+    async with make_client(settings) as client:
+        existing = [h for h in await client.list_webhooks() if h.get("delivery_url") == url]
+        for topic in TOPICS:
+            mine = [h for h in existing if h.get("topic") == topic]
+            if not mine:
+                hook = await client.create_webhook(
+                    topic, url, secret, name=NAME.format(topic=topic)
+                )
+                created.append(int(hook["id"]))
+                hooks.append(hook)
+                continue
+            for hook in mine:
+                if hook.get("status") != "active":
+                    # The store disabled it after failed deliveries (or someone paused it).
+                    # The secret is sent again: the store never shows it, so we cannot check it.
+                    was = hook.get("status")
+                    hook = await client.update_webhook(
+                        int(hook["id"]), {"status": "active", "secret": secret}
+                    )
+                    reenabled.append({"id": int(hook["id"]), "topic": topic, "was": was})
+                hooks.append(hook)
+    return {
+        "url": url,
+        "created": created,
+        "reenabled": reenabled,
+        "webhooks": [
+            {"id": h.get("id"), "topic": h.get("topic"), "status": h.get("status")} for h in hooks
+        ],
+    }
+
+
+def check_webhooks(hub: Hub) -> dict[str, Any] | None:
+    """Task (start-up and periodic): our webhooks exist and are active; re-enable if not.
+
+    When the store had disabled one, orders may have been missed meanwhile: a poll is queued
+    at once rather than at its next interval.
+    """
+    settings = settings_of(hub)
+    if not (settings.configured and settings.webhooks_wanted):
+        return None
+    now = utcnow().isoformat()
+    try:
+        result = asyncio.run(_ensure(settings))
+    except StoreError as exc:
+        record_event(hub, "webhook_check_failed", f"{type(exc).__name__}: {exc}")
+        previous = _status(hub)
+        set_state(
+            hub, "webhooks.status", {**previous, "ok": False, "error": str(exc), "checked_at": now}
+        )
+        return None
+    previous = _status(hub)
+    status: dict[str, Any] = {
+        **result,
+        "ok": True,
+        "checked_at": now,
+        "last_reenabled": previous.get("last_reenabled"),
+        "reenabled_count": int(previous.get("reenabled_count") or 0),
+    }
+    if result["created"]:
+        record_event(hub, "webhook_registered", f"ids {result['created']} -> {result['url']}")
+    if result["reenabled"]:
+        detail = ", ".join(f"#{h['id']} {h['topic']} (was {h['was']})" for h in result["reenabled"])
+        record_event(hub, "webhook_reenabled", f"the store had disabled {detail}; re-enabled")
+        status["last_reenabled"] = {"at": now, "webhooks": result["reenabled"]}
+        status["reenabled_count"] += len(result["reenabled"])
+        orders.request_import(hub, "webhook re-enabled")
+    set_state(hub, "webhooks.status", status)
+    return status
+
+
+def _status(hub: Hub) -> dict[str, Any]:
+    from plugins.woocommerce.store import get_state
+
+    value = get_state(hub, "webhooks.status")
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def recently_reenabled(status: dict[str, Any], within_seconds: float = 3600) -> bool:
+    last = (status.get("last_reenabled") or {}).get("at")
+    if not last:
+        return False
+    return (utcnow() - datetime.fromisoformat(last)).total_seconds() < within_seconds
