@@ -249,6 +249,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         outcome_line,
     )
 
+    # One log line per progress poll would push the progress bar off the screen.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.kind == "campaigns" and args.dry_run:
         print("error: campaign publication has no dry run", file=sys.stderr)
         return EXIT_USAGE
