@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from hub.context import Hub, TaskRegistry
     from hub.types import (
+        AdminPage,
         DeviceInfo,
         Document,
         ExtraLine,
@@ -97,6 +98,17 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
 @hookspec
 def hub_register_routes(hub: Hub) -> list[BaseRoute] | None:
     """Return Starlette routes to mount. Paths under ``/api/`` require credentials."""
+
+
+@hookspec
+def hub_register_admin_pages(hub: Hub) -> list[AdminPage] | None:
+    """Return :class:`hub.types.AdminPage` entries to show in the admin menu.
+
+    Each names a menu section, a group inside it, a title, a path under ``/admin/``, an order
+    and the lowest role that may open it. Serve the pages themselves through
+    ``hub_register_routes`` and render them with :func:`hub.web.admin.render`, so they share the
+    layout, the menu, the login and the CSRF token of the core pages.
+    """
 
 
 @hookspec

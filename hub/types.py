@@ -105,3 +105,22 @@ class CheckResult:
 
 
 HealthCheck = Callable[[], CheckResult]
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """A page a plugin adds to the admin menu.
+
+    The page's route itself comes from ``hub_register_routes``; this only places it in the menu
+    and says who may open it. ``section`` is the top-level menu entry (``"Integrations"``),
+    ``group`` a sub-menu inside it (``"WooCommerce"``, or ``""`` for none), ``title`` the link
+    text (``"Health Monitor"``). ``path`` starts with ``/admin/``; everything under it needs a
+    login, and ``min_role="admin"`` keeps staff out of it and of every path below it.
+    """
+
+    section: str
+    group: str
+    title: str
+    path: str
+    order: int = 100
+    min_role: str = "staff"  # "staff" or "admin"

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from hub.errors import InputError
-from hub.web import api, health
+from hub.web import admin, api, health
 from hub.web.auth import ApiAuthMiddleware, Authenticator
 from hub.web.jsonio import JSONError, error_response
 
@@ -33,7 +33,7 @@ async def on_input_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(runtime: Runtime) -> Starlette:
-    routes: list[BaseRoute] = [*health.routes(), *api.routes()]
+    routes: list[BaseRoute] = [*health.routes(), *api.routes(), *admin.routes()]
     for _, plugin_routes in runtime.host.call("hub_register_routes"):
         routes.extend(plugin_routes)
     tokens = [t.get_secret_value() for t in runtime.settings.web.api_tokens]
@@ -47,6 +47,8 @@ def create_app(runtime: Runtime) -> Starlette:
             max_age=12 * 3600,
         ),
         Middleware(ApiAuthMiddleware),
+        # Inside the session middleware: /admin needs a login session and CSRF tokens.
+        Middleware(admin.AdminMiddleware),
     ]
     app = Starlette(
         routes=routes,
@@ -57,4 +59,5 @@ def create_app(runtime: Runtime) -> Starlette:
     app.state.pos = runtime.pos
     app.state.auth = Authenticator(runtime.session, tokens)
     app.state.started = time.time()
+    admin.setup(app, runtime)
     return app
