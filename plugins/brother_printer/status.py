@@ -36,8 +36,8 @@ BROTHER_ERROR_2: dict[int, str] = {
     0x04: "communication error",
     0x08: "communication buffer full",
     0x10: "cover open",
-    0x20: "overheating",
-    0x40: "feed error",
+    0x20: "error 2 bit 5 (not used by most models)",
+    0x40: "feed error",  # "leading edge detection error" in the ESC/P editions
     0x80: "system error",
 }
 # Byte 18, status type.
