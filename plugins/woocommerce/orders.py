@@ -369,8 +369,14 @@ def _create(s: Session, data: StoreOrder, holds: bool) -> Applied:
 
 def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
     """Apply a newer version to a linked order; ``None`` when another writer got there first."""
-    old_status = link.status
-    holds = link.stock_held
+    # Read before the update below: an ORM update also refreshes ``link`` in the session.
+    old_status, was_held, old_digest, version = (
+        link.status,
+        link.stock_held,
+        link.digest,
+        link.version,
+    )
+    holds = was_held
     if not holds and data.status in HOLDING:
         holds = True
     elif holds and data.status in RELEASING:
@@ -379,13 +385,13 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
     # the database (SQLite) for the rest of it, and fails if anyone changed the link since.
     result = s.exec(  # type: ignore[call-overload]
         update(OrderLink)
-        .where(col(OrderLink.store_id) == data.id, col(OrderLink.version) == link.version)
+        .where(col(OrderLink.store_id) == data.id, col(OrderLink.version) == version)
         .values(
             status=data.status,
             date_modified=data.date_modified,
             digest=data.digest,
             stock_held=holds,
-            version=link.version + 1,
+            version=version + 1,
             updated_at=utcnow(),
         )
     )
@@ -394,9 +400,9 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
     order = s.get(Order, link.pos_order_id)
     if order is None:
         raise RuntimeError(f"store order {data.id}: POS order {link.pos_order_id} is missing")
-    changed = data.digest != link.digest
+    changed = data.digest != old_digest
     changes: list[StockChange] = []
-    if holds and not link.stock_held:
+    if holds and not was_held:
         # Held again (paid, or re-opened after a cancel): reduce by the lines as they are now.
         lines = _lines_of(s, link.pos_order_id)
         moves: list[Move] = []
@@ -407,7 +413,7 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
                 moves.append((product.id, product.sku, -ln.quantity, None))
         changes = _move(s, moves, link.pos_order_id, data, f"online order {order.number}")
         order.stock_returned = False
-    elif link.stock_held and not holds:
+    elif was_held and not holds:
         # Give back exactly what this order still holds, whatever its lines say now.
         net: dict[tuple[int, str], int] = {}
         for move in s.exec(
