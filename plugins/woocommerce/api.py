@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from hub.context import Hub
 from hub.web.api import job_dict
 from hub.web.jsonio import JSONError, read_model
-from plugins.woocommerce import orders, sync_products
+from plugins.woocommerce import inventory, orders, sync_products
 from plugins.woocommerce.store import get_state, make_client, recent_events, settings_of
 from plugins.woocommerce.tables import PENDING, ProductLink
 
@@ -25,7 +25,7 @@ PREFIX = "/api/integrations/woocommerce"
 
 class SyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["products", "orders"] = "products"
+    kind: Literal["products", "orders", "inventory"] = "products"
     full: bool = False
     dry_run: bool = False
 
@@ -67,6 +67,30 @@ def health_summary(hub: Hub) -> dict[str, Any]:
         "current_job": job_dict(last) if last is not None else None,
         "last_run_errors": (last.errors if last is not None else [])[:200],
         "events": recent_events(hub, 50),
+        **inventory_health(hub, settings),
+    }
+
+
+def inventory_health(hub: Hub, settings: Any) -> dict[str, Any]:
+    """Inventory push, change detection, auto-correction and duplicates figures."""
+    from plugins.woocommerce import drift, inventory
+
+    jobs = {}
+    for name, kind in (("inventory", inventory.KIND), ("change_detection", drift.KIND)):
+        job = hub.jobs.latest(kind)
+        jobs[name] = job_dict(job) if job is not None else None
+    return {
+        "last_success": {
+            "products": get_state(hub, "products.last_success"),
+            "orders": get_state(hub, "orders.last_success"),
+            "inventory": get_state(hub, "inventory.last_success"),
+            "change_detection": get_state(hub, "drift.last_success"),
+        },
+        "auto_correct": inventory.auto_correct_on(hub, settings),
+        "inventory": inventory.inventory_summary(hub),
+        "change_detection": drift.drift_summary(hub),
+        "duplicates": get_state(hub, "duplicates.last_report"),
+        "jobs": jobs,
     }
 
 
@@ -74,6 +98,13 @@ def routes(hub: Hub) -> list[BaseRoute]:
     async def sync_now(request: Request) -> Response:
         """Sync Now: queue a sync (replacing a running or stuck one of the same kind)."""
         body = await read_model(request, SyncIn)
+        if body.kind == "inventory":
+            job, _ = await run_in_threadpool(
+                lambda: inventory.request_push(
+                    hub, full=body.full, trigger="sync now", supersede=True
+                )
+            )
+            return JSONResponse(job_dict(job), status_code=202)
         if body.kind == "orders":
             job, _ = await run_in_threadpool(orders.request_import, hub, "sync now", supersede=True)
             return JSONResponse(job_dict(job), status_code=202)

@@ -11,8 +11,17 @@ from hub.context import Hub, TaskRegistry
 from hub.errors import PluginNotConfigured
 from hub.hookspecs import hookimpl
 from hub.jobs import Priority
-from hub.types import CheckResult, HealthCheck
-from plugins.woocommerce import api, orders, sync_products, webhooks
+from hub.types import CheckResult, HealthCheck, StockChange
+from plugins.woocommerce import (
+    api,
+    connection,
+    drift,
+    duplicates,
+    inventory,
+    orders,
+    sync_products,
+    webhooks,
+)
 from plugins.woocommerce.campaigns import freebies_publish_campaigns  # noqa: F401  (a hookimpl)
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import get_state, settings_of
@@ -68,11 +77,49 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
         every=settings.webhook_check_interval_seconds,
         priority=Priority.ORDER_IMPORT,
     )
+    # Inventory push (debounced on POS stock changes, on request, periodic full push) and
+    # change detection.
+    tasks.task(inventory.CHUNK_TASK, inventory.inventory_push_chunk, priority=Priority.INVENTORY)
+    tasks.task(
+        inventory.CHANGES_TASK, inventory.inventory_push_changes, priority=Priority.INVENTORY
+    )
+    tasks.periodic(
+        "inventory_push_periodic",
+        inventory.inventory_push_periodic,
+        every=settings.inventory_push_interval_seconds,
+        priority=Priority.INVENTORY,
+    )
+    tasks.task(drift.SCAN_TASK, drift.drift_scan_task, priority=Priority.INVENTORY)
+    tasks.periodic(
+        "drift_scan_periodic",
+        drift.drift_scan_periodic,
+        every=settings.drift_scan_interval_seconds,
+        priority=Priority.INVENTORY,
+    )
 
 
 @hookimpl
 def hub_register_routes(hub: Hub) -> list[BaseRoute]:
-    return [*api.routes(hub), *webhooks.routes(hub)]
+    return [
+        *connection.routes(hub),
+        *api.routes(hub),
+        *webhooks.routes(hub),
+        *inventory_routes(hub),
+    ]
+
+
+def inventory_routes(hub: Hub) -> list[BaseRoute]:
+    from plugins.woocommerce import inventory_api
+
+    return [*inventory_api.routes(hub), *duplicates.routes(hub)]
+
+
+@hookimpl
+def inventory_stock_changed(hub: Hub, changes: list[StockChange]) -> None:
+    # Counts and sales confirm a level for the guard; the push itself is debounced.
+    inventory.record_confirmations(hub, changes)
+    if settings_of(hub).configured:
+        inventory.schedule_stock_push(hub)
 
 
 @hookimpl

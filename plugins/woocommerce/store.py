@@ -20,6 +20,17 @@ from plugins.woocommerce.tables import StoreEvent, SyncState
 EVENTS_KEPT = timedelta(days=14)
 
 
+# Settings an admin may change at run time (saved under the state key "connection").
+EDITABLE = (
+    "store_url",
+    "consumer_key",
+    "consumer_secret",
+    "auth",
+    "verify_tls",
+    "push_available_to_sell",
+)
+
+
 def settings_of(hub: Hub) -> WooCommerceSettings:
     """The live settings: config overlaid with what an admin saved on the settings page."""
     base: WooCommerceSettings = hub.settings
@@ -27,7 +38,7 @@ def settings_of(hub: Hub) -> WooCommerceSettings:
     if not saved:
         return base
     data = base.model_dump()
-    data.update({k: v for k, v in saved.items() if k in ("store_url", "consumer_key", "auth")})
+    data.update({k: v for k, v in saved.items() if k in EDITABLE and k != "consumer_secret"})
     if saved.get("consumer_secret"):
         data["consumer_secret"] = saved["consumer_secret"]
     else:
