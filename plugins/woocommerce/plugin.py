@@ -22,6 +22,8 @@ from plugins.woocommerce import (
     sync_products,
     webhooks,
 )
+from plugins.woocommerce.admin import hub_register_admin_pages  # noqa: F401  (a hookimpl)
+from plugins.woocommerce.admin import routes as admin_routes
 from plugins.woocommerce.campaigns import freebies_publish_campaigns  # noqa: F401  (a hookimpl)
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import get_state, settings_of
@@ -105,6 +107,7 @@ def hub_register_routes(hub: Hub) -> list[BaseRoute]:
         *api.routes(hub),
         *webhooks.routes(hub),
         *inventory_routes(hub),
+        *admin_routes(hub),
     ]
 
 

@@ -118,7 +118,8 @@ def make_environment(runtime: Runtime) -> jinja2.Environment:
             [jinja2.FileSystemLoader(TEMPLATES), jinja2.PrefixLoader(plugin_dirs)]
         ),
         autoescape=jinja2.select_autoescape(("html", "xml"), default=True),
-        undefined=jinja2.StrictUndefined,
+        # Lenient: a missing figure shows as empty rather than breaking a page.
+        undefined=jinja2.ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
