@@ -232,9 +232,9 @@ def create_campaign(url: str, token: str) -> None:
 
 
 @contextlib.contextmanager
-def stand_ins(fast: bool) -> Iterator[tuple[Any, Any, list[str]]]:
+def stand_ins(fast: bool) -> Iterator[tuple[Any, Any, Any]]:
     """The simulated store and the virtual printer, each on a free loopback port."""
-    from plugins.brother_printer.decode import decode
+    from plugins.brother_printer.admin import ReceiptLog
     from plugins.brother_printer.virtual_printer import VirtualPrinter
     from plugins.woocommerce.simulator import SimulatedStore, run_simulator
 
@@ -249,16 +249,16 @@ def stand_ins(fast: bool) -> Iterator[tuple[Any, Any, list[str]]]:
         store.faults.latency_ms = 55.0
         store.faults.per_item_latency_ms = 45.0
     store.seed_products(STORE_PRODUCTS)
-    received: list[str] = []
+    receipts = ReceiptLog("escpos")
 
     def show(data: bytes) -> None:
         # The terminal doubles as the printer's paper, for those who watch the console.
-        received.append(decode(data, "escpos").render())
-        print(f"\n===== virtual printer: job {len(received)} =====\n{received[-1]}\n", flush=True)
+        job = receipts.add(data)
+        print(f"\n===== virtual printer: job {job.number} =====\n{job.picture}\n", flush=True)
 
     printer = VirtualPrinter("escpos", on_job=show)
     with run_simulator(store) as sim, printer:
-        yield sim, printer, received
+        yield sim, printer, receipts
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -276,7 +276,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if not 1 <= args.products <= 5000:
         raise StartupError("--products must be between 1 and 5000")
     prepare_folder(folder, args.reset)
-    with stand_ins(args.fast) as (sim, printer, _received):
+    with stand_ins(args.fast) as (sim, printer, receipts):
         config = write_config(
             folder,
             port=args.port,
@@ -292,7 +292,7 @@ def run_demo(args: argparse.Namespace) -> int:
         runtime.start_plugins()
         runtime.start_worker()
         app = runtime.app()
-        install_demo_pages(app, printer)
+        install_demo_pages(app, receipts)
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=args.port, log_level="warning", lifespan="off")
         )
@@ -341,6 +341,8 @@ def summary(url: str, password: str, config: DemoConfig, sim: Any, printer: Any,
     )
 
 
-def install_demo_pages(app: Any, printer: Any) -> None:
-    """The demo's own pages; see the module docstring."""
-    del app, printer  # filled in once the admin layout exists
+def install_demo_pages(app: Any, receipts: Any) -> None:
+    """The till-sale and virtual-printer pages, in this process only (see the docstring)."""
+    from plugins.brother_printer.admin import install_demo_pages as install
+
+    install(app, receipts)

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, SQLModel
 
 from hub.db import Money, UTCDateTime, utcnow
@@ -48,6 +48,11 @@ class Product(SQLModel, table=True):
     active: bool = True
     created_at: datetime = created_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+# SKUs are unique without regard to case, as in WooCommerce; the expression index also makes the
+# case-insensitive look-ups fast.
+Index("ix_product_sku_lower", func.lower(Product.__table__.c.sku), unique=True)  # type: ignore[attr-defined]
 
 
 class StockLevel(SQLModel, table=True):

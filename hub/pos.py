@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -143,6 +143,26 @@ class Pos:
         created.append(name)
         return category.id
 
+    def _products_by_key(self, s: Session, skus: Sequence[str]) -> dict[str, Product]:
+        """Existing products for these SKUs, keyed by lower-cased SKU (the uniqueness rule)."""
+        keys = sorted({sku.lower() for sku in skus})
+        found: dict[str, Product] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
+                found[product.sku.lower()] = product
+        return found
+
+    def _ids_by_sku(self, s: Session, skus: Sequence[str]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for start in range(0, len(skus), 500):
+            part = list(skus[start : start + 500])
+            for pid, sku in s.exec(
+                select(Product.id, Product.sku).where(col(Product.sku).in_(part))
+            ).all():
+                ids[sku] = int(pid or 0)
+        return ids
+
     def _sku_taken(self, s: Session, sku: str, except_id: int | None = None) -> Product | None:
         # WooCommerce treats SKUs case-insensitively; so do we, or the store would refuse one.
         query = select(Product).where(func.lower(Product.sku) == sku.lower())
@@ -186,43 +206,65 @@ class Pos:
                 )
             seen[key] = index
         created_categories: list[str] = []
-        created = updated = 0
         stock_changes: list[StockChange] = []
+        now = utcnow()
+        product_table = Product.__table__  # type: ignore[attr-defined]
+        stock_table = StockLevel.__table__  # type: ignore[attr-defined]
         with self.session() as s:
+            # Set-based: one look-up per 500 SKUs, plain inserts for new rows. A catalogue of
+            # 100,000 products must load in seconds, not hours.
+            existing = self._products_by_key(s, [item.sku for item in items])
+            categories = {
+                name: self.category_id(s, name, created_categories)
+                for name in {item.category for item in items if item.category}
+            }
+            new_rows = []
             for item in items:
-                product = self._sku_taken(s, item.sku)
                 fields = item.model_dump(exclude={"category", "stock"})
-                fields["category_id"] = self.category_id(s, item.category, created_categories)
+                fields["category_id"] = categories.get(item.category) if item.category else None
+                product = existing.get(item.sku.lower())
                 if product is None:
-                    product = Product(**fields)
-                    s.add(product)
-                    s.flush()
-                    assert product.id is not None
-                    s.add(StockLevel(product_id=product.id, on_hand=item.stock or 0))
-                    created += 1
-                    if item.stock:
+                    new_rows.append({**fields, "created_at": now, "updated_at": now})
+                    continue
+                fields["sku"] = product.sku
+                for key, value in fields.items():
+                    setattr(product, key, value)
+                product.updated_at = now
+                s.add(product)
+                if item.stock is not None:
+                    level = s.get(StockLevel, product.id)
+                    previous = level.on_hand if level else None
+                    if level is None:
+                        assert product.id is not None
+                        level = StockLevel(product_id=product.id)
+                    level.on_hand, level.updated_at = item.stock, now
+                    s.add(level)
+                    if previous != item.stock:
                         stock_changes.append(
-                            StockChange(item.sku, item.stock, None, "product created")
+                            StockChange(product.sku, item.stock, previous, "bulk upsert")
                         )
-                else:
-                    fields["sku"] = product.sku
-                    for key, value in fields.items():
-                        setattr(product, key, value)
-                    product.updated_at = utcnow()
-                    s.add(product)
-                    updated += 1
-                    if item.stock is not None:
-                        level = s.get(StockLevel, product.id)
-                        previous = level.on_hand if level else None
-                        if level is None:
-                            assert product.id is not None
-                            level = StockLevel(product_id=product.id)
-                        level.on_hand, level.updated_at = item.stock, utcnow()
-                        s.add(level)
-                        if previous != item.stock:
-                            stock_changes.append(
-                                StockChange(product.sku, item.stock, previous, "bulk upsert")
-                            )
+            if new_rows:
+                s.execute(insert(product_table), new_rows)
+                ids = self._ids_by_sku(s, [row["sku"] for row in new_rows])
+                stock = {item.sku: item.stock for item in items}
+                s.execute(
+                    insert(stock_table),
+                    [
+                        {
+                            "product_id": ids[row["sku"]],
+                            "on_hand": stock.get(row["sku"]) or 0,
+                            "reserved": 0,
+                            "updated_at": now,
+                        }
+                        for row in new_rows
+                    ],
+                )
+                stock_changes.extend(
+                    StockChange(row["sku"], stock[row["sku"]] or 0, None, "product created")
+                    for row in new_rows
+                    if stock.get(row["sku"])
+                )
+            created, updated = len(new_rows), len(items) - len(new_rows)
             self._commit(s, "products")
         self._fire_catalogue([i.sku for i in items], created_categories, source)
         if stock_changes:

@@ -156,6 +156,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_product_category_id"), ["category_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_product_sku"), ["sku"], unique=True)
         batch_op.create_index(batch_op.f("ix_product_updated_at"), ["updated_at"], unique=False)
+    op.create_index("ix_product_sku_lower", "product", [sa.text("lower(sku)")], unique=True)
 
     op.create_table(
         "orderline",
@@ -207,6 +208,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_updated_at"))
         batch_op.drop_index(batch_op.f("ix_product_sku"))
         batch_op.drop_index(batch_op.f("ix_product_category_id"))
+    op.drop_index("ix_product_sku_lower", table_name="product")
 
     op.drop_table("product")
     op.drop_table("workerbeat")
