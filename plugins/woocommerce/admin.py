@@ -26,16 +26,10 @@ from hub.context import Hub
 from hub.hookspecs import hookimpl
 from hub.types import AdminPage
 from hub.web.admin import flash, principal, render, require_role
+from hub.web.jsonio import JSONError
 from plugins.woocommerce import sync_products
 from plugins.woocommerce.api import health_summary
-from plugins.woocommerce.config import WooCommerceSettings
-from plugins.woocommerce.store import (
-    get_state,
-    make_client,
-    recent_events,
-    set_state,
-    settings_of,
-)
+from plugins.woocommerce.store import recent_events, set_state, settings_of
 from plugins.woocommerce.tables import FAILED, PENDING, ProductLink
 
 BASE = "/admin/integrations/woocommerce"
@@ -149,57 +143,21 @@ def mark_retry(hub: Hub, skus: list[str]) -> int:
     return len(rows)
 
 
-def save_connection(hub: Hub, values: dict[str, str]) -> WooCommerceSettings:
-    """Validate and store the connection settings; an empty secret keeps the saved one."""
-    current = settings_of(hub)
-    data = current.model_dump()
-    data["consumer_secret"] = current.consumer_secret.get_secret_value()
-    data.update({k: v for k, v in values.items() if k != "consumer_secret"})
-    if values.get("consumer_secret"):
-        data["consumer_secret"] = values["consumer_secret"]
-    checked = WooCommerceSettings.model_validate(data)
-    saved = {
-        "store_url": checked.store_url,
-        "consumer_key": checked.consumer_key,
-        "auth": checked.auth,
-    }
-    if values.get("consumer_secret"):
-        saved["consumer_secret"] = checked.consumer_secret.get_secret_value()
-    else:
-        previous = get_state(hub, "connection") or {}
-        if previous.get("consumer_secret"):
-            saved["consumer_secret"] = previous["consumer_secret"]
-    set_state(hub, "connection", saved)
-    if checked.configured and hub.status == "not_configured":
-        hub.report_state("loaded")
-    return checked
+def save_connection(hub: Hub, values: dict[str, str]) -> dict[str, Any]:
+    """Save through the plugin's own settings code; empty key or secret fields keep the saved
+    values (the form never shows them)."""
+    from plugins.woocommerce.connection import SettingsIn, save_settings
+
+    given = {k: v for k, v in values.items() if v or k == "store_url"}
+    return save_settings(hub, SettingsIn.model_validate(given))
 
 
 async def test_connection(hub: Hub) -> dict[str, Any]:
+    from plugins.woocommerce.connection import run_test
+
     settings = await run_in_threadpool(settings_of, hub)
-    if not settings.configured:
-        return {
-            "ok": False,
-            "problem": "not_configured",
-            "message": "Enter the store URL, consumer key and consumer secret first.",
-        }
-
-    async def check() -> Any:
-        async with make_client(settings) as client:
-            return await client.test_connection()
-
     # In a task of its own, so the client's connections close in the context that opened them.
-    result = await asyncio.create_task(check())
-    return {
-        "ok": result.ok,
-        "problem": result.problem,
-        "message": result.message,
-        "auth_mode": result.auth_mode,
-        "woocommerce_version": result.wc_version,
-        "currency": result.currency,
-        "prices_include_tax": result.prices_include_tax,
-        "can_write": result.can_write,
-    }
+    return await asyncio.create_task(run_test(settings))
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -290,6 +248,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
             {
                 "title": "Settings",
                 "settings": settings,
+                "key_mask": mask(settings.consumer_key),
                 "secret_mask": mask(settings.consumer_secret),
                 "result": result,
                 "plugin_status": hub.status,
@@ -309,6 +268,9 @@ def routes(hub: Hub) -> list[BaseRoute]:
         }
         try:
             await run_in_threadpool(save_connection, hub, values)
+        except JSONError as exc:
+            flash(request, f"Not saved: {exc.message}", "error")
+            return back(f"{BASE}/settings")
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

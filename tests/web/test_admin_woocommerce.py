@@ -122,7 +122,11 @@ def test_settings_admin_saves_staff_refused_secret_never_shown(tmp_path: Path) -
             saved = admin.post(f"{BASE}/settings", data={**form, "csrf_token": token})
             assert saved.status_code == 303
             page = admin.get(f"{BASE}/settings").text
-            assert "ck_wrong" in page and "Settings saved" in page and "cs_hubtest" not in page
+            assert "Settings saved" in page and "cs_hubtest" not in page
+            assert w.rt.host.plugins["woocommerce"].hub is not None
+            from plugins.woocommerce.store import settings_of
+
+            assert settings_of(w.rt.host.plugins["woocommerce"].hub).consumer_key == "ck_wrong"
             tested = post_form(admin, f"{BASE}/settings", f"{BASE}/settings/test", {})
             assert "Connection failed" in tested.text
             bad = post_form(
