@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute
 from hub.context import Hub, TaskRegistry
 from hub.hookspecs import hookimpl
 from hub.jobs import Priority
-from hub.types import CheckResult, DeviceInfo, Document, HealthCheck, OrderInfo
-from plugins.brother_printer import api
+from hub.types import AdminPage, CheckResult, DeviceInfo, Document, HealthCheck, OrderInfo
+from plugins.brother_printer import admin, api
 from plugins.brother_printer.config import BrotherPrinterSettings
 from plugins.brother_printer.printing import TASK, drop_service, service
 
@@ -83,7 +83,12 @@ def output_render_document(hub: Hub, document: Document, device: str) -> bytes |
 
 @hookimpl
 def hub_register_routes(hub: Hub) -> list[BaseRoute]:
-    return api.routes(lambda: service(hub))
+    return [*api.routes(lambda: service(hub)), *admin.routes(lambda: service(hub))]
+
+
+@hookimpl
+def hub_register_admin_pages(hub: Hub) -> list[AdminPage]:
+    return list(admin.PAGES)
 
 
 @hookimpl
