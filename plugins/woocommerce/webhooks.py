@@ -70,10 +70,13 @@ def _store(hub: Hub, row: dict[str, Any]) -> bool:
             insert(table)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["order_id", "date_modified", "digest"])
+            # RETURNING, not rowcount: through the ORM session rowcount is not reliable on
+            # every driver; a row comes back only when one was inserted.
+            .returning(table.c.id)
         )
-        result = s.execute(stmt)
+        inserted = s.execute(stmt).first()
         s.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return inserted is not None
 
 
 def receiver(hub: Hub) -> Any:
@@ -155,7 +158,11 @@ async def _ensure(settings: WooCommerceSettings) -> dict[str, Any]:
                 created.append(int(hook["id"]))
                 hooks.append(hook)
                 continue
-            for hook in mine:
+            # Two processes starting at once may both have created one: keep the oldest.
+            mine.sort(key=lambda h: int(h["id"]))
+            for extra in mine[1:]:
+                await client.delete_webhook(int(extra["id"]))
+            for hook in mine[:1]:
                 if hook.get("status") != "active":
                     # The store disabled it after failed deliveries (or someone paused it).
                     # The secret is sent again: the store never shows it, so we cannot check it.
