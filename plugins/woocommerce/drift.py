@@ -384,7 +384,10 @@ class DriftScan:
             assert self.client is not None
             outcome = await self.client.batch_all(
                 "products",
-                update=[{"id": x.store_id, "stock_quantity": x.wanted} for x, _ in writes],
+                update=[
+                    {"id": x.store_id, "stock_quantity": x.wanted, "manage_stock": True}
+                    for x, _ in writes
+                ],
             )
             done: list[tuple[str, int]] = []
             at = utcnow()

@@ -673,7 +673,10 @@ class InventoryPush:
         if not writes:
             return
         outcome = await self.client.batch_all(
-            "products", update=[{"id": w.store_id, "stock_quantity": w.wanted} for w in writes]
+            "products",
+            update=[
+                {"id": w.store_id, "stock_quantity": w.wanted, "manage_stock": True} for w in writes
+            ],
         )
         if (
             outcome.chunk_errors

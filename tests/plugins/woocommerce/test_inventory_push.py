@@ -27,8 +27,7 @@ def add_products(w: World, n: int, stock: int = 5, prefix: str = "S") -> list[st
 def wait_job(w: World, job: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
     return wait_for(
         lambda: (
-            (j := w.http.get(f"/api/jobs/{job['id']}").json())["status"]
-            in ("succeeded", "failed")
+            (j := w.http.get(f"/api/jobs/{job['id']}").json())["status"] in ("succeeded", "failed")
             and j
         ),
         timeout=timeout,
@@ -100,9 +99,7 @@ def test_available_to_sell_subtracts_reserved_units(tmp_path: Path) -> None:
             s.commit()
         assert push(w)["status"] == "succeeded"
         assert store_stock(w, skus[0]) == 7
-        w.http.put(
-            "/api/integrations/woocommerce/settings", json={"push_available_to_sell": False}
-        )
+        w.http.put("/api/integrations/woocommerce/settings", json={"push_available_to_sell": False})
         assert push(w, full=True)["status"] == "succeeded"
         assert store_stock(w, skus[0]) == 10
 
