@@ -1,0 +1,217 @@
+"""The admin pages in a real browser: Debian's chromium driven by Playwright.
+
+One hub with the store simulator serves every test of this module (worker threads on, so Sync
+Now really runs). Screenshots of the main pages go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.web.auth import add_user
+from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+BASE = "/admin/integrations/woocommerce"
+
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with world(tmp_path_factory.mktemp("browser")) as w:
+        add_user(w.rt.session, "alice", "alice-secret", "admin")
+        add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+        # A SKU held by a product in the store's trash: the store refuses to create it again,
+        # with its own message, which the health monitor must show.
+        trashed = w.store.create_product({"name": "Old", "sku": "TR-1", "regular_price": "1.00"})
+        with httpx.Client(base_url=w.sim.api_url, auth=(KEY, SECRET), timeout=10) as store:
+            store.delete(f"/products/{trashed['id']}").raise_for_status()
+        items = [
+            {"sku": f"B-{i:03d}", "name": f"Browser product {i}", "price": "4.50", "stock": 3}
+            for i in range(120)
+        ]
+        items.append({"sku": "TR-1", "name": "Reborn", "price": "2.00"})
+        assert w.http.post("/api/products/bulk", json={"products": items}).status_code == 200
+        yield w
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, site: World) -> Iterator[Any]:
+    contexts = []
+
+    def make(user: str, password: str) -> Any:
+        context = browser.new_context(
+            base_url=str(site.http.base_url), viewport={"width": 1280, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/admin")
+        assert "/admin/login" in page.url
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/admin")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_login_and_main_pages(new_page: Any, browser: Any, site: World) -> None:
+    # A wrong password first: a generic message, no session.
+    context = browser.new_context(base_url=str(site.http.base_url))
+    page = context.new_page()
+    page.goto("/admin/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "not-her-password")
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator(".flash.error")).to_have_text("Wrong user name or password.")
+    shot(page, "login")
+    context.close()
+
+    page = new_page("alice", "alice-secret")
+    sync_api.expect(page.locator("header .user")).to_contain_text("alice")
+    sync_api.expect(page.locator("nav.menu")).to_contain_text("Health Monitor")
+    shot(page, "dashboard")
+    for path, name in (("/admin/plugins", "plugins"), ("/admin/users", "users")):
+        page.goto(path)
+        sync_api.expect(page.locator("h1")).to_have_text(name.capitalize())
+        shot(page, name)
+
+
+def test_test_connection(new_page: Any) -> None:
+    page = new_page("sam", "sam-secret-1")
+    page.click("nav.menu >> text=Settings")
+    page.click("#test-connection")
+    result = page.locator("#connection-result")
+    sync_api.expect(result).to_contain_text("Connected.")
+    sync_api.expect(result).to_contain_text("WooCommerce")
+    assert SECRET not in page.content()
+    shot(page, "settings-test-connection")
+
+
+def test_sync_now_progress_reaches_the_end_and_errors_show_in_health(
+    new_page: Any, site: World
+) -> None:
+    page = new_page("sam", "sam-secret-1")
+    page.click("nav.menu >> text=Product Sync")
+    page.check("input[name=full]")
+    page.click("#sync-now")
+    sync_api.expect(page.locator(".flash")).to_contain_text("queued")
+    progress = page.locator(".job-progress").first
+    # The page follows the job over server-sent events, without a reload.
+    sync_api.expect(progress).to_have_attribute("data-status", "succeeded", timeout=45_000)
+    total = progress.locator('[data-field="total"]').inner_text()
+    assert progress.locator('[data-field="done"]').inner_text() == total
+    assert int(total) >= 121
+    sync_api.expect(progress.locator('[data-field="failed"]')).to_have_text("1")
+    sync_api.expect(progress.locator('[data-field="errors"]')).to_contain_text("TR-1")
+    shot(page, "product-sync-finished")
+
+    page.goto(f"{BASE}/products?status=failed")
+    sync_api.expect(page.locator("#products")).to_contain_text("TR-1")
+    shot(page, "product-sync-failed-filter")
+
+    page.click("nav.menu >> text=Health Monitor")
+    errors = page.locator("#last-run-errors")
+    sync_api.expect(errors).to_contain_text("TR-1")
+    sync_api.expect(errors).to_contain_text("woocommerce_rest_product_not_created")
+    sync_api.expect(page.locator("#product-card")).to_contain_text("120")
+    shot(page, "health-monitor")
+
+    page.click("nav.menu >> text=Jobs")
+    page.click("table.jobs >> a >> nth=0")
+    sync_api.expect(page.locator("h1")).to_contain_text("Job #")
+    shot(page, "job-detail")
+
+
+def test_settings_change_carries_a_checked_csrf_token(new_page: Any, site: World) -> None:
+    page = new_page("alice", "alice-secret")
+    page.goto(f"{BASE}/settings")
+    token = page.locator("#settings-form input[name=csrf_token]")
+    assert len(token.get_attribute("value") or "") >= 32
+    # A tampered token is refused...
+    page.select_option("select[name=auth]", "oauth1")
+    token.evaluate("el => { el.value = 'forged-' + el.value.slice(7); }")
+    page.click("#save-settings")
+    sync_api.expect(page.locator("body")).to_contain_text("security token")
+    hub = site.rt.host.plugins["woocommerce"].hub
+    from plugins.woocommerce.store import settings_of
+
+    assert settings_of(hub).auth == "basic"
+    # ...and the genuine one accepted.
+    page.goto(f"{BASE}/settings")
+    page.select_option("select[name=auth]", "oauth1")
+    page.click("#save-settings")
+    sync_api.expect(page.locator(".flash")).to_contain_text("Settings saved")
+    assert settings_of(hub).auth == "oauth1"
+    shot(page, "settings-saved")
+    # Back to the store's Basic auth, checked with Test Connection.
+    page.select_option("select[name=auth]", "basic")
+    page.click("#save-settings")
+    sync_api.expect(page.locator(".flash")).to_contain_text("Settings saved")
+    page.click("#test-connection")
+    sync_api.expect(page.locator("#connection-result")).to_contain_text("Connected.")
+
+
+def test_form_without_csrf_token_is_refused(new_page: Any, site: World) -> None:
+    page = new_page("alice", "alice-secret")
+    page.goto("/admin/users")
+    page.fill("form.stack input[name=username]", "mallory")
+    page.fill("form.stack input[name=password]", "mallory-pass")
+    page.locator("form.stack input[name=csrf_token]").evaluate("el => el.remove()")
+    page.click("form.stack button[type=submit]")
+    sync_api.expect(page.locator("body")).to_contain_text("security token is missing")
+    page.goto("/admin/users")
+    sync_api.expect(page.locator("table")).not_to_contain_text("mallory")
+
+
+def test_staff_is_refused_a_settings_change(new_page: Any, site: World) -> None:
+    page = new_page("sam", "sam-secret-1")
+    page.goto(f"{BASE}/settings")
+    sync_api.expect(page.locator(".flash.warn")).to_contain_text("only an admin")
+    page.fill("input[name=store_url]", "http://attacker.example")
+    page.click("#save-settings")
+    sync_api.expect(page.locator("body")).to_contain_text("Only an admin may do this.")
+    hub = site.rt.host.plugins["woocommerce"].hub
+    from plugins.woocommerce.store import settings_of
+
+    assert settings_of(hub).store_url == site.sim.url
+    shot(page, "staff-refused")
+    page.goto("/admin/users")
+    sync_api.expect(page.locator("body")).to_contain_text("for admins only")
