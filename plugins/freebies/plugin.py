@@ -20,8 +20,15 @@ from hub.context import Hub, TaskRegistry
 from hub.hookspecs import hookimpl
 from hub.jobs import Priority
 from hub.models import Category, Product, StockLevel
-from hub.types import CheckResult, ExtraLine, HealthCheck, OrderDraft, OrderInfo
-from plugins.freebies import api, hookspecs, publish, rules
+from hub.types import (
+    AdminPage,
+    CheckResult,
+    ExtraLine,
+    HealthCheck,
+    OrderDraft,
+    OrderInfo,
+)
+from plugins.freebies import admin, api, hookspecs, publish, rules
 from plugins.freebies.config import FreebiesSettings
 from plugins.freebies.tables import Campaign
 
@@ -54,7 +61,12 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
 
 @hookimpl
 def hub_register_routes(hub: Hub) -> list[BaseRoute]:
-    return api.routes(hub)
+    return [*api.routes(hub), *admin.routes(hub)]
+
+
+@hookimpl
+def hub_register_admin_pages(hub: Hub) -> list[AdminPage]:
+    return list(admin.PAGES)
 
 
 @hookimpl
