@@ -29,7 +29,7 @@ from hub.web.admin import flash, principal, render, require_role
 from hub.web.jsonio import JSONError
 from plugins.woocommerce import sync_products
 from plugins.woocommerce.api import health_summary
-from plugins.woocommerce.store import recent_events, set_state, settings_of
+from plugins.woocommerce.store import get_state, recent_events, set_state, settings_of
 from plugins.woocommerce.tables import FAILED, PENDING, ProductLink
 
 BASE = "/admin/integrations/woocommerce"
@@ -61,6 +61,8 @@ def admin_pages() -> list[AdminPage]:
             AdminPage(SECTION, GROUP, "Inventory Sync", f"{BASE}/inventory", order=30),
             AdminPage(SECTION, GROUP, "Change Log", f"{BASE}/changes", order=40),
         ]
+    if optional("duplicates") is not None:
+        pages.append(AdminPage(SECTION, GROUP, "Duplicates", f"{BASE}/duplicates", order=50))
     return pages
 
 
@@ -293,6 +295,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         Route(f"{BASE}/settings", settings_save, methods=["POST"]),
         Route(f"{BASE}/settings/test", settings_test, methods=["POST"]),
         *(inventory_routes(hub) if has_inventory() else []),
+        *(duplicates_routes(hub) if optional("duplicates") is not None else []),
     ]
 
 
@@ -415,4 +418,64 @@ def inventory_routes(hub: Hub) -> list[BaseRoute]:
         Route(f"{BASE}/changes", changes, methods=["GET"]),
         Route(f"{BASE}/changes/scan", scan, methods=["POST"]),
         Route(f"{BASE}/auto-correct", auto_correct, methods=["POST"]),
+    ]
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+
+def duplicates_routes(hub: Hub) -> list[BaseRoute]:
+    from plugins.woocommerce import duplicates
+    from plugins.woocommerce.client_errors import StoreError
+
+    async def report_page(request: Request) -> Response:
+        report, problem = None, ""
+        # The report reads the whole store, so it runs when asked for, not on every visit.
+        if request.query_params.get("run") == "1":
+            try:
+                report = await asyncio.create_task(duplicates.duplicates_report(hub))
+            except StoreError as exc:
+                problem = f"The store could not be read: {exc}"
+        last = await run_in_threadpool(get_state, hub, "duplicates.last_report")
+        return render(
+            request,
+            "woocommerce/duplicates.html",
+            {
+                "title": "Duplicates",
+                "base": BASE,
+                "report": report,
+                "last": last,
+                "problem": problem,
+            },
+        )
+
+    @require_role("admin")
+    async def merge(request: Request) -> Response:
+        form = await request.form()
+        try:
+            keep = int(str(form.get("keep") or "0"))
+            drop = [int(str(v)) for v in form.getlist("drop") if str(v) != str(keep)]
+        except ValueError:
+            keep, drop = 0, []
+        if keep <= 0 or not drop:
+            flash(request, "Choose the product to keep and at least one to draft.", "error")
+            return back(f"{BASE}/duplicates?run=1")
+        try:
+            result = await asyncio.create_task(duplicates.merge(hub, keep, drop))
+        except duplicates.MergeError as exc:
+            flash(request, f"Not merged: {exc.message}", "error")
+        except StoreError as exc:
+            flash(request, f"Not merged: the store refused: {exc}", "error")
+        else:
+            flash(
+                request,
+                f"Kept store product #{result['kept']}"
+                + (f" for {result['sku']}" if result.get("sku") else "")
+                + f"; drafted {', '.join('#' + str(d) for d in result['drafted'])}.",
+            )
+        return back(f"{BASE}/duplicates?run=1")
+
+    return [
+        Route(f"{BASE}/duplicates", report_page, methods=["GET"]),
+        Route(f"{BASE}/duplicates/merge", merge, methods=["POST"]),
     ]

@@ -136,3 +136,37 @@ def test_settings_admin_saves_staff_refused_secret_never_shown(tmp_path: Path) -
                 {"store_url": "ftp://nope", "consumer_key": "k", "auth": "basic"},
             )
             assert bad.status_code == 303 and "Not saved" in admin.get(f"{BASE}/settings").text
+
+
+def test_duplicates_report_and_merge(tmp_path: Path) -> None:
+    with world(tmp_path) as w:
+        first = w.store.create_product({"name": "Green tea", "sku": "", "regular_price": "2.00"})
+        second = w.store.create_product({"name": "green tea ", "sku": "", "regular_price": "2.00"})
+        add_user(w.rt.session, "alice", "alice-secret", "admin")
+        add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+        url = str(w.http.base_url)
+        with login(url, "sam", "sam-secret-1") as staff:
+            page = staff.get(f"{BASE}/duplicates", params={"run": "1"}).text
+            assert "Green tea" in page and f"#{second['id']}" in page
+            assert "An admin can merge these." in page
+            refused = post_form(
+                staff,
+                f"{BASE}/duplicates",
+                f"{BASE}/duplicates/merge",
+                {"keep": str(first["id"]), "drop": str(second["id"])},
+            )
+            assert refused.status_code == 403
+        with login(url, "alice", "alice-secret") as admin:
+            merged = post_form(
+                admin,
+                f"{BASE}/duplicates",
+                f"{BASE}/duplicates/merge",
+                {"keep": str(first["id"]), "drop": str(second["id"])},
+            )
+            assert merged.status_code == 303
+            assert (
+                f"Kept store product #{first['id']}" in admin.get(merged.headers["location"]).text
+            )
+        dropped = w.store.product_by_id(second["id"]) if hasattr(w.store, "product_by_id") else None
+        if dropped is not None:
+            assert dropped["status"] == "draft"
