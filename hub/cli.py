@@ -251,8 +251,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     # One log line per progress poll would push the progress bar off the screen.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.kind == "campaigns" and args.dry_run:
-        print("error: campaign publication has no dry run", file=sys.stderr)
+    if args.dry_run and args.kind != "products":
+        # The hub would run these for real and ignore the flag: refuse rather than write.
+        print(f"error: only products have a dry run, not {args.kind}", file=sys.stderr)
         return EXIT_USAGE
     # The config is only needed for what the command line did not say.
     explicit = bool(args.url and (args.token or os.environ.get("HUB_API_TOKEN")))

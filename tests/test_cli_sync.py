@@ -133,7 +133,26 @@ def test_campaign_publication_is_followed_by_its_job(
     with live_hub(tmp_path) as hub:
         assert hub.sync("campaigns") == 0
         assert "freebies.publish succeeded" in capsys.readouterr().out
-        assert main(["sync", "campaigns", "--dry-run", "--url", hub.url]) == 2
+
+
+@pytest.mark.parametrize("kind", ["inventory", "orders"])
+def test_inventory_and_orders_are_followed_too(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with live_hub(tmp_path) as hub:
+        code = hub.sync(kind)
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert " succeeded: " in out
+
+
+@pytest.mark.parametrize("kind", ["inventory", "orders", "campaigns"])
+def test_dry_run_is_refused_where_the_hub_has_none(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No hub is needed: the command refuses before it asks for anything.
+    assert main(["sync", kind, "--dry-run", "--url", "http://127.0.0.1:9", "--token", "x"]) == 2
+    assert "only products have a dry run" in capsys.readouterr().err
 
 
 def test_a_hub_without_the_woocommerce_plugin_says_so(
