@@ -340,6 +340,9 @@ class Page:
     number: int
     total: int | None
     total_pages: int | None
+    #: The store's clock when it answered (the HTTP Date header), for watermarks that must
+    #: not depend on our own clock.
+    server_time: datetime | None = None
 
     def __iter__(self) -> Iterator[Obj]:
         return iter(self.items)
@@ -866,7 +869,13 @@ class WooClient:
             total_pages = _int_header(headers, "x-wp-totalpages")
             if not body:
                 return
-            yield Page(items=body, number=number, total=total, total_pages=total_pages)
+            yield Page(
+                items=body,
+                number=number,
+                total=total,
+                total_pages=total_pages,
+                server_time=_date_header(headers),
+            )
             seen += 1
             if total_pages is not None and number >= total_pages:
                 return
@@ -1469,6 +1478,14 @@ class SyncWooClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _date_header(headers: httpx.Headers) -> datetime | None:
+    try:
+        value = parsedate_to_datetime(headers.get("date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -357,8 +357,8 @@ class CatalogueSync:
     def saw_modified(self, obj: dict[str, Any]) -> None:
         """Track the newest store modification time seen: the next read starts there."""
         stamp = obj.get("date_modified_gmt")
-        if isinstance(stamp, str) and stamp > self.cursor.get("store_newest", ""):
-            self.cursor["store_newest"] = stamp
+        if isinstance(stamp, str) and stamp > self.cursor.get("store_newest_read", "")[:19]:
+            self.cursor["store_newest_read"] = stamp + "+00:00"
 
     def beat(self) -> None:
         """Between steps: record progress, and stop when superseded."""
@@ -487,6 +487,10 @@ class CatalogueSync:
         finished = False
         light: list[dict[str, Any]] = []
         for number, found in zip(numbers, results, strict=True):
+            if found is not None and found.server_time and "read_started" not in self.cursor:
+                # The next incremental read starts here, on the store's clock: anything
+                # changed from now on (our own writes included) is read again next time.
+                self.cursor["read_started"] = found.server_time.isoformat()
             if found is None or not found.items:
                 finished = True
                 break
@@ -923,7 +927,6 @@ class CatalogueSync:
             if "stock_quantity" in action.payload:
                 link.pushed_stock = action.payload["stock_quantity"]
             link.store_modified = item.get("date_modified_gmt")
-            self.saw_modified(item)
             if action.kind == "draft":
                 self.finish_work(work, SKIPPED, "not for sale online: drafted in the store")
             else:
@@ -1042,9 +1045,10 @@ class CatalogueSync:
         started = self.cursor.get("started") or utcnow().isoformat()
         # The read watermark is on the store's clock (the newest change seen), so a store
         # whose clock differs from ours loses nothing.
-        newest = self.cursor.get("store_newest")
-        if newest:
-            set_state(self.hub, "products.read_watermark", newest[:19] + "+00:00")
+        if self.read_store:
+            mark = self.cursor.get("read_started") or self.cursor.get("store_newest_read")
+            if mark:
+                set_state(self.hub, "products.read_watermark", mark)
         set_state(self.hub, "products.last_success", utcnow().isoformat())
         set_state(self.hub, "products.last_result", {"job": self.job_id, **self.result()})
         with self.hub.session() as s:
