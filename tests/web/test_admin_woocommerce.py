@@ -167,6 +167,5 @@ def test_duplicates_report_and_merge(tmp_path: Path) -> None:
             assert (
                 f"Kept store product #{first['id']}" in admin.get(merged.headers["location"]).text
             )
-        dropped = w.store.product_by_id(second["id"]) if hasattr(w.store, "product_by_id") else None
-        if dropped is not None:
-            assert dropped["status"] == "draft"
+        dropped = w.store.product(second["id"])
+        assert dropped is not None and dropped["status"] == "draft"
