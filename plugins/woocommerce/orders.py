@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, delete, select
 
@@ -273,36 +274,40 @@ def _move(
     reason: str,
 ) -> list[StockChange]:
     """Move POS stock: ``(product_id, sku, delta, store_line_id)``; records each movement."""
+    levels = StockLevel.__table__  # type: ignore[attr-defined]
     changes = []
+    rows = []
     # In product-id order, so two transactions touching the same products cannot deadlock.
     for product_id, sku, delta, line_id in sorted(moves, key=lambda m: m[0]):
         if delta == 0:
             continue
-        s.exec(  # type: ignore[call-overload]
-            update(StockLevel)
-            .where(col(StockLevel.product_id) == product_id)
-            .values(on_hand=StockLevel.on_hand + delta, updated_at=utcnow())
-        )
-        level = s.get(StockLevel, product_id)
-        if level is None:  # a product without a stock row: start it at the movement
-            level = StockLevel(product_id=product_id, on_hand=delta)
-            s.add(level)
+        # One statement: relative update (never lost under concurrency), new level returned.
+        on_hand = s.execute(
+            update(levels)
+            .where(levels.c.product_id == product_id)
+            .values(on_hand=levels.c.on_hand + delta, updated_at=utcnow())
+            .returning(levels.c.on_hand)
+        ).scalar()
+        if on_hand is None:  # a product without a stock row: start it at the movement
+            s.add(StockLevel(product_id=product_id, on_hand=delta))
             s.flush()
-        else:
-            s.refresh(level)
-        s.add(
-            OrderStockMove(
-                store_order_id=data.id,
-                pos_order_id=order_id,
-                store_line_id=line_id,
-                product_id=product_id,
-                sku=sku,
-                quantity=delta,
-                status=data.status,
-                store_modified=data.date_modified,
-            )
+            on_hand = delta
+        rows.append(
+            {
+                "store_order_id": data.id,
+                "pos_order_id": order_id,
+                "store_line_id": line_id,
+                "product_id": product_id,
+                "sku": sku,
+                "quantity": delta,
+                "status": data.status,
+                "store_modified": data.date_modified,
+                "at": utcnow(),
+            }
         )
-        changes.append(StockChange(sku, level.on_hand, level.on_hand - delta, reason))
+        changes.append(StockChange(sku, int(on_hand), int(on_hand) - delta, reason))
+    if rows:
+        s.execute(insert(OrderStockMove.__table__), rows)  # type: ignore[attr-defined]
     return changes
 
 
@@ -439,13 +444,20 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
 
 
 def apply_order(
-    hub: Hub, data: StoreOrder, *, authoritative: bool, settings: WooCommerceSettings | None = None
+    hub: Hub,
+    data: StoreOrder,
+    *,
+    authoritative: bool,
+    settings: WooCommerceSettings | None = None,
+    stock_changes: list[StockChange] | None = None,
 ) -> Applied:
     """Import or update one store order; fires the hooks after the commit.
 
     ``authoritative`` says ``data`` was just read from the store (a poll or a fetch), so when
     it shares its ``date_modified`` second with the applied version but differs, it wins. A
     webhook body in that case is ``ambiguous``: the caller reads the order from the store.
+    With ``stock_changes`` given, stock changes are added to it for the caller to announce in
+    one ``inventory_stock_changed`` call per batch (its listeners cost per call).
     """
     settings = settings or settings_of(hub)
     for attempt in range(ATTEMPTS):
@@ -475,12 +487,12 @@ def apply_order(
             log.debug("order %s: retrying after %s", data.id, type(exc).__name__)
             time.sleep(0.01 * (attempt + 1))
             continue
-        _fire(hub, applied)
+        _fire(hub, applied, stock_changes)
         return applied
     raise RuntimeError(f"store order {data.id}: gave up after {ATTEMPTS} concurrent changes")
 
 
-def _fire(hub: Hub, applied: Applied) -> None:
+def _fire(hub: Hub, applied: Applied, stock_changes: list[StockChange] | None = None) -> None:
     if applied.order is not None:
         if applied.outcome == "imported":
             hub.call("orders_imported", order=applied.order)
@@ -491,8 +503,16 @@ def _fire(hub: Hub, applied: Applied) -> None:
                 old_status=applied.old_status,
                 new_status=applied.order.status,
             )
-    if applied.changes:
+    if stock_changes is not None:
+        stock_changes.extend(applied.changes)
+    elif applied.changes:
         hub.call("inventory_stock_changed", changes=applied.changes)
+
+
+def announce_stock(hub: Hub, changes: list[StockChange]) -> None:
+    if changes:
+        hub.call("inventory_stock_changed", changes=list(changes))
+        changes.clear()
 
 
 # --- polling -----------------------------------------------------------------------------
@@ -533,6 +553,7 @@ async def _poll(
     since = _window_start(hub, settings)
     newest = ""
     done = 0
+    stock_changes: list[StockChange] = []
     async with make_client(settings, events) as client:
         # Paged by id (the client always does): paging by date skips orders sharing a second.
         async for page in client.iter_orders(modified_after=since, status="any"):
@@ -548,7 +569,12 @@ async def _poll(
                 newest = max(newest, data.date_modified)
                 try:
                     applied = await asyncio.to_thread(
-                        apply_order, hub, data, authoritative=True, settings=settings
+                        apply_order,
+                        hub,
+                        data,
+                        authoritative=True,
+                        settings=settings,
+                        stock_changes=stock_changes,
                     )
                 except Exception as exc:  # one bad order must not stop the others
                     log.exception("order %s failed to import", data.id)
@@ -557,6 +583,7 @@ async def _poll(
                     continue
                 _tally(counts, applied.outcome)
                 errors.extend((f"order {data.id}", m) for m in applied.unmatched)
+            announce_stock(hub, stock_changes)
             if job_id is not None and not hub.jobs.heartbeat(
                 job_id,
                 done=done,
@@ -722,38 +749,76 @@ async def _fetch_order(settings: WooCommerceSettings, order_id: int) -> dict[str
         return await client.get_order(order_id)
 
 
+DRAIN_WINDOW = 0.2  # seconds
+_drain_lock = threading.Lock()
+_drain_next_free = 0.0
+_drain_trailing_for = 0.0
+
+
+def schedule_drain(hub: Hub) -> None:
+    """Queue the inbox drain after a delivery was stored, at most twice per window.
+
+    One task per delivery would flood the queue and set several drains fighting over SQLite's
+    write lock. Instead the first delivery of a window queues a drain at once and later ones
+    queue at most one more, due when the window ends: every stored row still has a drain that
+    starts after its commit, so none waits for the periodic poll.
+    """
+    global _drain_next_free, _drain_trailing_for
+    now = time.monotonic()
+    with _drain_lock:
+        if now >= _drain_next_free:
+            _drain_next_free = now + DRAIN_WINDOW
+            delay: float | None = None
+        elif _drain_trailing_for < _drain_next_free:
+            _drain_trailing_for = _drain_next_free
+            delay = _drain_next_free - now
+        else:
+            return
+    hub.enqueue(INBOX_TASK, delay=delay, priority=Priority.ORDER_IMPORT)
+
+
 def import_webhook_orders(hub: Hub) -> dict[str, int]:
     """Task: import what the webhook receiver stored, until the inbox is empty (or a budget)."""
     settings = settings_of(hub)
     token = uuid.uuid4().hex[:16]
     deadline = time.monotonic() + INBOX_BUDGET_SECONDS
     totals: dict[str, int] = {}
-    while time.monotonic() < deadline:
+    while True:
+        if time.monotonic() > deadline:
+            # Keep tasks short: hand the rest to a fresh task rather than hold a worker.
+            hub.enqueue(INBOX_TASK, priority=Priority.ORDER_IMPORT)
+            break
         rows = _claim_inbox(hub, token)
         if not rows:
             break
         results: list[tuple[int, str, str]] = []
+        stock_changes: list[StockChange] = []
         for row in rows:
             assert row.id is not None
-            outcome, message = _import_inbox_row(hub, settings, row)
+            outcome, message = _import_inbox_row(hub, settings, row, stock_changes)
             totals[outcome] = totals.get(outcome, 0) + 1
             results.append((row.id, outcome, message))
         _finish_inbox(hub, results)
+        announce_stock(hub, stock_changes)
     if totals:
         set_state(hub, "orders.last_webhook_import", {**totals, "at": utcnow().isoformat()})
     return totals
 
 
 def _import_inbox_row(
-    hub: Hub, settings: WooCommerceSettings, row: WebhookInbox
+    hub: Hub, settings: WooCommerceSettings, row: WebhookInbox, stock_changes: list[StockChange]
 ) -> tuple[str, str]:
     try:
         data = parse_order(row.payload)
-        applied = apply_order(hub, data, authoritative=False, settings=settings)
+        applied = apply_order(
+            hub, data, authoritative=False, settings=settings, stock_changes=stock_changes
+        )
         if applied.outcome == "ambiguous":
             # Two versions in one second: only the store knows which is current.
             fresh = parse_order(asyncio.run(_fetch_order(settings, data.id)))
-            applied = apply_order(hub, fresh, authoritative=True, settings=settings)
+            applied = apply_order(
+                hub, fresh, authoritative=True, settings=settings, stock_changes=stock_changes
+            )
     except BadOrder as exc:
         return "failed", str(exc)
     except StoreError as exc:

@@ -27,7 +27,6 @@ from starlette.routing import BaseRoute, Route
 
 from hub.context import Hub
 from hub.db import utcnow
-from hub.jobs import Priority
 from plugins.woocommerce import orders
 from plugins.woocommerce.client_errors import StoreError
 from plugins.woocommerce.config import WooCommerceSettings
@@ -128,7 +127,7 @@ def receiver(hub: Hub) -> Any:
         stored = await run_in_threadpool(_store, hub, row)
         if not stored:
             return JSONResponse({"ok": True, "duplicate": True, "order": data.id})
-        await run_in_threadpool(hub.enqueue, orders.INBOX_TASK, priority=Priority.ORDER_IMPORT)
+        await run_in_threadpool(orders.schedule_drain, hub)
         return JSONResponse({"ok": True, "queued": True, "order": data.id})
 
     return receive
