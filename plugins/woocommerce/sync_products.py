@@ -387,18 +387,24 @@ class CatalogueSync:
             self.pricing = pricing_from(self.cursor["pricing"])
             self.categories_cache = {k.lower(): v for k, v in self.category_map().items()}
             if self.cursor["phase"] == "read" and not self.read_store:
-                self.cursor["phase"] = "push"
-                self.cursor["after_id"] = 0
+                self.start_push()
             if self.cursor["phase"] == "read":
                 while not await self.read_pages():
                     if not self.dry and time.monotonic() > deadline:
                         return "more"
-                self.cursor["phase"] = "push"
-                self.cursor["after_id"] = 0
+                self.start_push()
             if self.cursor["phase"] == "push" and not await self.push_products():
                 return "more"
             self.cursor["phase"] = "done"
             return "done"
+
+    def start_push(self) -> None:
+        """Enter the push phase; its progress total counts what the read may have imported."""
+        self.cursor["phase"] = "push"
+        self.cursor["after_id"] = 0
+        self.cursor["done"] = 0
+        with self.hub.session() as s:
+            self.cursor["total"] = count_pos_products(s, changed_only=not self.full)
 
     # -- prepare ------------------------------------------------------------------------
 
@@ -1098,6 +1104,29 @@ def pos_products_by_sku(s: Session, skus: Iterable[str]) -> dict[str, Product]:
     return found
 
 
+def changed_condition() -> Any:
+    """POS products edited since we last decided about them, never decided about, or pending."""
+    product = Product.__table__  # type: ignore[attr-defined]
+    link = ProductLink.__table__  # type: ignore[attr-defined]
+    return or_(
+        link.c.sku.is_(None),
+        link.c.status == PENDING,
+        link.c.pos_version.is_(None),
+        link.c.pos_version < product.c.updated_at,
+    )
+
+
+def count_pos_products(s: Session, changed_only: bool) -> int:
+    product = Product.__table__  # type: ignore[attr-defined]
+    link = ProductLink.__table__  # type: ignore[attr-defined]
+    query = sa_select(func.count()).select_from(product)
+    if changed_only:
+        query = query.select_from(product.outerjoin(link, link.c.sku == product.c.sku)).where(
+            changed_condition()
+        )
+    return int(s.execute(query).scalar_one())
+
+
 def load_pos_products(
     s: Session, after_id: int, limit: int, changed_only: bool = False
 ) -> list[PosProduct]:
@@ -1129,14 +1158,7 @@ def load_pos_products(
     ).where(product.c.id > after_id)
     if changed_only:
         joined = joined.outerjoin(link, link.c.sku == product.c.sku)
-        query = query.where(
-            or_(
-                link.c.sku.is_(None),
-                link.c.status == PENDING,
-                link.c.pos_version.is_(None),
-                link.c.pos_version < product.c.updated_at,
-            )
-        )
+        query = query.where(changed_condition())
     rows = s.execute(query.select_from(joined).order_by(product.c.id).limit(limit)).all()
     return [
         PosProduct(

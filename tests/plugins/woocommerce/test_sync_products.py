@@ -15,7 +15,7 @@ from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 
 def store_api(w: World) -> httpx.Client:
     """The store's REST API, as a shop admin's other tools would use it."""
-    return httpx.Client(base_url=w.sim.api_url, auth=(KEY, SECRET), timeout=10)
+    return httpx.Client(base_url=w.sim.api_url, auth=(KEY, SECRET), timeout=30)
 
 
 def add_products(w: World, n: int, prefix: str = "P", **extra: Any) -> None:
@@ -75,7 +75,7 @@ def test_pos_edits_reach_the_store_in_one_write(tmp_path: Path) -> None:
                 (p := w.store.product_by_sku(f"P-{i:04d}")) and p["regular_price"] == "12.50"
                 for i in range(10)
             ),
-            timeout=10,
+            timeout=30,
         )
         assert w.store.write_requests() == 1
 
@@ -120,7 +120,7 @@ def test_store_products_are_imported_with_pre_tax_prices(tmp_path: Path) -> None
         w.http.post("/api/products", json={"sku": "POS-1", "name": "Pot", "price": "5.00"})
         wait_for(
             lambda: (p := w.store.product_by_sku("POS-1")) and p["regular_price"] == "6.00",
-            timeout=10,
+            timeout=30,
         )
         # And the imported mug was not echoed back as a write.
         assert w.store.product_by_sku("WEB-1")["regular_price"] == "12.00"
@@ -201,7 +201,7 @@ def test_tiers_categories_flags_and_validation(tmp_path: Path) -> None:
         assert w.store.product_by_sku("T-4") is None
         # Turning the flag off later drafts the store product (the default setting).
         w.http.patch("/api/products/T-1", json={"sync_to_woocommerce": False})
-        wait_for(lambda: w.store.product_by_sku("T-1")["status"] == "draft", timeout=10)
+        wait_for(lambda: w.store.product_by_sku("T-1")["status"] == "draft", timeout=30)
 
 
 def test_store_authority_and_store_side_edits(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_duplicate_sku_in_store_links_and_deleted_product_is_recreated(tmp_path:
         # Someone adds a product online with a SKU the POS is about to create.
         w.store.create_product({"name": "Twin", "sku": "NEW-1", "regular_price": "3.00"})
         w.http.post("/api/products", json={"sku": "NEW-1", "name": "New one", "price": "4.00"})
-        wait_for(lambda: w.store.product_by_sku("NEW-1")["name"] == "New one", timeout=10)
+        wait_for(lambda: w.store.product_by_sku("NEW-1")["name"] == "New one", timeout=30)
         assert len(w.store.products_by_sku("NEW-1")) == 1
         # Someone deletes a synced product in the store: the next push recreates it.
         gone = w.store.product_by_sku("P-0001")
@@ -239,7 +239,7 @@ def test_duplicate_sku_in_store_links_and_deleted_product_is_recreated(tmp_path:
         w.http.patch("/api/products/P-0001", json={"price": "11.00"})
         wait_for(
             lambda: (p := w.store.product_by_sku("P-0001")) and p["regular_price"] == "11.00",
-            timeout=10,
+            timeout=30,
         )
         assert len(w.store.products_by_sku("P-0001")) == 1
 
