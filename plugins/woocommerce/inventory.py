@@ -27,7 +27,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, or_, update
@@ -386,6 +386,7 @@ class InventoryPush:
         newest = self.new_mark or self.mark or ""
         pages_total: int | None = None
         page = 1
+        started_at: datetime | None = None
         concurrency = self.settings.max_concurrency
 
         async def fetch(n: int) -> Any:
@@ -408,6 +409,8 @@ class InventoryPush:
                 if got is None or not got.items:
                     done = True
                     break
+                if got.number == 1 and got.server_time is not None:
+                    started_at = got.server_time
                 if got.total_pages is not None:
                     pages_total = got.total_pages
                 for obj in got.items:
@@ -421,7 +424,11 @@ class InventoryPush:
             if done or pages_total is None or page > pages_total:
                 break
         self.count("store_read", len(found))
-        if newest:
+        if started_at is not None:
+            # The store's clock when the listing began: anything changed later shows up in
+            # the next listing, anything earlier is in this one.
+            self.new_mark = started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        elif newest:
             self.new_mark = newest[:19] + "+00:00"
         return found
 
