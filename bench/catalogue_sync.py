@@ -192,15 +192,8 @@ def naive_per_product(sim_url: str, sample: int) -> float:
         return (time.perf_counter() - started) / sample
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--products", type=int, default=10000)
-    parser.add_argument("--big", type=int, default=100000)
-    parser.add_argument("--latency-ms", type=float, default=50)
-    parser.add_argument("--per-item-ms", type=float, default=1)
-    args = parser.parse_args()
-    figures: dict[str, Any] = {}
-
+def small_catalogue(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Figures 1 to 3 on a catalogue of --products."""
     with tempfile.TemporaryDirectory() as tmp:
         setup = Setup(Path(tmp), args.products, args.latency_ms, args.per_item_ms)
         try:
@@ -265,6 +258,19 @@ def main() -> None:
             figures.update(naive_estimate_s=round(per * args.products, 1))
         finally:
             setup.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--products", type=int, default=10000)
+    parser.add_argument("--big", type=int, default=100000)
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--per-item-ms", type=float, default=1)
+    args = parser.parse_args()
+    figures: dict[str, Any] = {}
+
+    if args.products:
+        small_catalogue(args, figures)
 
     if args.big:
         with tempfile.TemporaryDirectory() as tmp:
