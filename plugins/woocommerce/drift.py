@@ -280,20 +280,30 @@ class DriftScan:
         await asyncio.to_thread(import_recent_orders, self.hub)
         self.count("order_imports")
 
-    def already_logged(self, s: Session, sku: str, field_name: str, value: str) -> bool:
-        """An uncorrected entry for the same difference: do not log it at every scan."""
-        return (
-            s.exec(
-                select(ChangeLogEntry.id).where(
-                    ChangeLogEntry.sku == sku,
-                    ChangeLogEntry.field == field_name,
-                    ChangeLogEntry.store_value == value,
-                    col(ChangeLogEntry.corrected_at).is_(None),
-                    col(ChangeLogEntry.explained).is_(False),
-                )
-            ).first()
-            is not None
-        )
+    def already_logged(self, s: Session, sku: str, field_name: str, value: str) -> int | None:
+        """An open (uncorrected, unexplained) entry for the same difference: a difference
+        that lasts is logged once, and its entry is the one marked corrected later."""
+        return s.exec(
+            select(ChangeLogEntry.id).where(
+                ChangeLogEntry.sku == sku,
+                ChangeLogEntry.field == field_name,
+                ChangeLogEntry.store_value == value,
+                col(ChangeLogEntry.corrected_at).is_(None),
+                col(ChangeLogEntry.explained).is_(False),
+            )
+        ).first()
+
+    def save_entries(self, entries: list[ChangeLogEntry]) -> None:
+        with self.hub.session() as s:
+            for entry in entries:
+                if entry.id is not None:
+                    row = s.get(ChangeLogEntry, entry.id)
+                    if row is not None and entry.corrected_at is not None:
+                        row.corrected_at, row.outcome = entry.corrected_at, entry.outcome
+                        s.add(row)
+                    continue
+                s.add(entry)
+            s.commit()
 
     async def handle_stock(self, drifted: list[Seen]) -> None:
         if not drifted:
@@ -342,11 +352,8 @@ class DriftScan:
                     )
                     explained_ok.append((x.sku, x.wanted))
                     continue
-                if self.already_logged(s, x.sku, "stock", str(x.store_stock)) and (
-                    not self.auto_correct
-                ):
-                    continue
                 entry = ChangeLogEntry(
+                    id=self.already_logged(s, x.sku, "stock", str(x.store_stock)),
                     sku=x.sku,
                     store_id=x.store_id,
                     field="stock",
@@ -364,8 +371,14 @@ class DriftScan:
             if not self.auto_correct:
                 entry.outcome = "auto-correction is off"
                 continue
+            # The guard is about the POS lowering what it publishes: measured from the level
+            # we last wrote, so putting back a level the store already had is never held.
             reason = guard_reason(
-                self.settings, x.store_stock, x.wanted, x.on_hand, confirmed.get(x.sku)
+                self.settings,
+                x.pushed if x.pushed is not None else x.store_stock,
+                x.wanted,
+                x.on_hand,
+                confirmed.get(x.sku),
             )
             if reason:
                 entry.outcome = f"held: {reason}"
@@ -403,9 +416,8 @@ class DriftScan:
             with self.hub.session() as s:
                 InventoryPush.save_pushed(s, done)
                 s.commit()
+        self.save_entries([entry for _, entry in entries])
         with self.hub.session() as s:
-            for _, entry in entries:
-                s.add(entry)
             for row in held:
                 s.merge(row)
             s.commit()
@@ -418,14 +430,11 @@ class DriftScan:
         with self.hub.session() as s:
             for x in drifted:
                 expected = pricing.to_store(x.price)
-                if self.already_logged(s, x.sku, "price", x.store_price) and (
-                    not self.auto_correct
-                ):
-                    continue
                 entries.append(
                     (
                         x,
                         ChangeLogEntry(
+                            id=self.already_logged(s, x.sku, "price", x.store_price[:40]),
                             sku=x.sku,
                             store_id=x.store_id,
                             field="price",
@@ -452,10 +461,7 @@ class DriftScan:
                 entry.corrected_at = at
                 entry.outcome = f"price set back to {price}"
                 self.count("corrected")
-        with self.hub.session() as s:
-            for _, entry, _ in entries:
-                s.add(entry)
-            s.commit()
+        self.save_entries([entry for _, entry, _ in entries])
 
 
 def drift_summary(hub: Hub, hours: int = 24) -> dict[str, Any]:

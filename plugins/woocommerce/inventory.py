@@ -602,7 +602,10 @@ class InventoryPush:
                 released.append(item.sku)
                 self.count("unchanged")
                 continue
-            reason = self.guard(item, current, confirmed.get(item.sku))
+            # The guard is about the POS lowering what it publishes: measured from the level
+            # we last wrote (a store-side change is not the POS's drop).
+            base = item.pushed if item.pushed is not None else current
+            reason = self.guard(item, base, confirmed.get(item.sku))
             if reason:
                 held.append(
                     HeldStock(
