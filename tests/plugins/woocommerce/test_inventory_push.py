@@ -155,3 +155,23 @@ def test_unexplained_store_value_imports_orders_before_pushing(tmp_path: Path) -
         changes = w.http.get("/api/integrations/woocommerce/changes").json()["changes"]
         sale = next(c for c in changes if c["sku"] == skus[0])
         assert sale["explained"] and sale["order_id"]
+
+
+def test_push_and_scan_on_postgresql_and_redis(tmp_path: Path) -> None:
+    from hub.testing import postgres_database
+
+    with (
+        postgres_database() as url,
+        world(tmp_path, backend={"database_url": url, "queue_backend": "redis"}) as w,
+    ):
+        skus = add_products(w, 120, stock=4)
+        assert w.sync(full=True)["status"] == "succeeded"
+        assert push(w)["status"] == "succeeded"
+        w.http.put(f"/api/stock/{skus[0]}", json={"on_hand": 9})
+        w.store.place_order([(skus[1], 1)])
+        w.store.set_stock(skus[2], 40)
+        job = push(w, full=True)
+        assert job["status"] == "succeeded", job
+        assert store_stock(w, skus[0]) == 9
+        wait_for(lambda: pos_stock(w, skus[1]) == 3 and store_stock(w, skus[1]) == 3)
+        assert store_stock(w, skus[2]) == 4
