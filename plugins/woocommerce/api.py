@@ -1,8 +1,11 @@
-"""The WooCommerce plugin's JSON API: Sync Now, per-product status and retry, health, connection."""
+"""The WooCommerce plugin's JSON API: Sync Now, per-product status and retry, health.
+
+Connection settings and Test Connection are in ``connection.py``; inventory in
+``inventory_api.py``; webhooks in ``webhooks.py``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +20,7 @@ from hub.context import Hub
 from hub.web.api import job_dict
 from hub.web.jsonio import JSONError, read_model
 from plugins.woocommerce import inventory, orders, sync_products
-from plugins.woocommerce.store import get_state, make_client, recent_events, settings_of
+from plugins.woocommerce.store import get_state, recent_events, settings_of
 from plugins.woocommerce.tables import PENDING, ProductLink
 
 PREFIX = "/api/integrations/woocommerce"
@@ -183,40 +186,9 @@ def routes(hub: Hub) -> list[BaseRoute]:
 
         return JSONResponse({"retrying": await run_in_threadpool(mark)}, status_code=202)
 
-    async def test_connection(request: Request) -> Response:
-        """Test Connection: says in words what is wrong, or the store's version and settings."""
-        settings = await run_in_threadpool(settings_of, hub)
-        if not settings.configured:
-            return JSONResponse(
-                {
-                    "ok": False,
-                    "problem": "not_configured",
-                    "message": "Enter the store URL, consumer key and consumer secret first.",
-                }
-            )
-
-        async def check() -> Any:
-            async with make_client(settings) as client:
-                return await client.test_connection()
-
-        result = await asyncio.create_task(check())
-        return JSONResponse(
-            {
-                "ok": result.ok,
-                "problem": result.problem,
-                "message": result.message,
-                "auth_mode": result.auth_mode,
-                "woocommerce_version": result.wc_version,
-                "currency": result.currency,
-                "prices_include_tax": result.prices_include_tax,
-                "can_write": result.can_write,
-            }
-        )
-
     return [
         Route(f"{PREFIX}/sync", sync_now, methods=["POST"]),
         Route(f"{PREFIX}/status", status, methods=["GET"]),
         Route(f"{PREFIX}/products", products, methods=["GET"]),
         Route(f"{PREFIX}/products/retry", retry, methods=["POST"]),
-        Route(f"{PREFIX}/test-connection", test_connection, methods=["POST"]),
     ]
