@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,9 +39,10 @@ from hub.jobs import Priority
 from hub.models import Product, StockLevel
 from hub.types import StockChange
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
-from plugins.woocommerce.client_errors import AuthError, RateLimited, StoreError, StoreUnavailable
+from plugins.woocommerce.client_errors import AuthError, RateLimited, StoreUnavailable
 from plugins.woocommerce.config import WooCommerceSettings
-from plugins.woocommerce.store import EventLog, get_state, make_client, record_event, set_state
+from plugins.woocommerce.store import EventLog, get_state, make_client, set_state
+from plugins.woocommerce.store_jobs import StoreJobEngine, Superseded, run_store_job
 from plugins.woocommerce.tables import (
     PENDING,
     ChangeLogEntry,
@@ -57,7 +57,6 @@ KIND = "woocommerce.inventory_push"
 CHUNK_TASK = "inventory_push_chunk"
 CHANGES_TASK = "inventory_push_changes"
 MAX_ROUNDS = 4
-MAX_PAUSE = 300.0
 LIST_FIELDS = "id,sku,type,manage_stock,stock_quantity,date_modified_gmt"
 # The store's clock has one-second resolution and modified_after is strictly after.
 MARK_OVERLAP = timedelta(seconds=1)
@@ -175,84 +174,37 @@ def confirm_held(hub: Hub, skus: list[str], who: str) -> tuple[list[str], Any]:
 # --- the chunk task -----------------------------------------------------------------------
 
 
-class Superseded(Exception):
-    """The job was superseded or declared stuck: stop without touching it."""
-
-
 def inventory_push_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
     """Task: run an inventory push job (resumed after a pause with its lease)."""
-    from plugins.woocommerce.store import settings_of
 
-    ledger = hub.jobs
-    if lease is None:
-        lease = ledger.claim(job_id)
-        if lease is None:
+    def complete(engine: StoreJobEngine) -> None:
+        assert isinstance(engine, InventoryPush)
+        ledger = hub.jobs
+        ledger.heartbeat(job_id, done=engine.counts.get("checked", 0), phase="finished")
+        result = engine.result()
+        status = "failed" if engine.counts.get("failed") else "succeeded"
+        if not ledger.finish(job_id, status, result):
             return
-    elif not ledger.resume(job_id, lease):
-        return
-    job = ledger.get(job_id)
-    assert job is not None
-    settings = settings_of(hub)
-    if not settings.configured:
-        ledger.add_error(job_id, "the store URL and API keys are not configured")
-        ledger.finish(job_id, "failed", {"reason": "not configured"})
-        return
-    events = EventLog()
-    engine = InventoryPush(hub, settings, job, events)
-    try:
-        asyncio.run(engine.run())
-    except Superseded:
-        events.flush(hub)
-        return
-    except (StoreUnavailable, RateLimited) as exc:
-        events.flush(hub)
-        ledger.add_errors(job_id, engine.errors)
-        pause(hub, job_id, lease, engine, exc)
-        return
-    except AuthError as exc:
-        events.flush(hub)
-        hub.report_state("auth_failed", f"the store refused the API key: {exc}")
-        ledger.add_errors(job_id, [*engine.errors, (None, f"authentication failed: {exc}")])
-        ledger.finish(job_id, "failed", engine.result())
-        return
-    except StoreError as exc:
-        events.flush(hub)
-        ledger.add_errors(job_id, [*engine.errors, (None, f"{type(exc).__name__}: {exc}")])
-        ledger.finish(job_id, "failed", engine.result())
-        return
-    events.flush(hub)
-    ledger.add_errors(job_id, engine.errors)
-    ledger.heartbeat(job_id, done=engine.counts.get("checked", 0), phase="finished")
-    result = engine.result()
-    status = "failed" if engine.counts.get("failed") else "succeeded"
-    if not ledger.finish(job_id, status, result):
-        return
-    if engine.new_mark:
-        set_state(hub, "inventory.store_mark", engine.new_mark)
-    if status == "succeeded":
-        set_state(hub, "inventory.last_success", utcnow().isoformat())
-    set_state(hub, "inventory.last_result", {"job": job_id, "status": status, **result})
-    # Levels that moved after this job read them (it coalesced the requests they made):
-    # push them in a follow-up job.
-    if engine.moved_since_start():
-        request_push(hub, trigger="changes during a push")
+        if engine.new_mark:
+            set_state(hub, "inventory.store_mark", engine.new_mark)
+        if status == "succeeded":
+            set_state(hub, "inventory.last_success", utcnow().isoformat())
+        set_state(hub, "inventory.last_result", {"job": job_id, "status": status, **result})
+        # Levels that moved after this job read them (it coalesced the requests they made):
+        # push them in a follow-up job.
+        if engine.moved_since_start():
+            request_push(hub, trigger="changes during a push")
 
-
-def pause(hub: Hub, job_id: int, lease: str, engine: InventoryPush, exc: StoreError) -> None:
-    """The store is unavailable: wait, then run the job again. Never give up."""
-    pauses = int(engine.cursor.get("pauses", 0)) + 1
-    engine.cursor["pauses"] = pauses
-    delay = min(MAX_PAUSE, engine.settings.pause_base_seconds * 2 ** (pauses - 1))
-    if exc.retry_after:
-        delay = max(delay, float(exc.retry_after))
-    delay *= random.uniform(0.8, 1.2)
-    until = utcnow() + timedelta(seconds=delay)
-    hub.jobs.heartbeat(job_id, cursor=engine.cursor)
-    reason = f"paused: store unavailable ({exc.code}); retrying at {until:%H:%M:%S} UTC"
-    if not hub.jobs.pause(job_id, until, reason):
-        return
-    record_event(hub, "paused", f"inventory push {job_id}: {exc}; next try in {delay:.0f} s")
-    hub.enqueue(CHUNK_TASK, job_id, lease, delay=delay, priority=Priority.INVENTORY)
+    run_store_job(
+        hub,
+        job_id,
+        lease,
+        task=CHUNK_TASK,
+        priority=Priority.INVENTORY,
+        label="inventory push",
+        make_engine=lambda settings, job, events: InventoryPush(hub, settings, job, events),
+        on_complete=complete,
+    )
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -319,6 +271,14 @@ class InventoryPush:
             raise Superseded()
 
     # -- a job: rounds until the POS stops moving under us ------------------------------
+
+    async def run_task(self) -> bool:
+        """An inventory push completes in one task (its rounds are short)."""
+        await self.run()
+        return True
+
+    def progress(self) -> dict[str, Any]:
+        return {"done": self.counts.get("checked", 0), "phase": "pushing stock"}
 
     async def run(self) -> None:
         async with make_client(self.settings, self.events) as client:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -53,7 +52,6 @@ from plugins.woocommerce.catalogue import (
 )
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
 from plugins.woocommerce.client_errors import (
-    AuthError,
     RateLimited,
     StoreError,
     StoreUnavailable,
@@ -61,6 +59,7 @@ from plugins.woocommerce.client_errors import (
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.pricing import TIERS, StorePricing
 from plugins.woocommerce.store import EventLog, get_state, make_client, read_pricing, set_state
+from plugins.woocommerce.store_jobs import StoreJobEngine, Superseded, run_store_job
 from plugins.woocommerce.tables import FAILED, PENDING, SKIPPED, SYNCED, CategoryLink, ProductLink
 
 log = logging.getLogger("hub.plugin.woocommerce.sync")
@@ -70,7 +69,6 @@ KIND = "woocommerce.sync_products"
 DRY_KIND = "woocommerce.sync_products.dry_run"
 CHUNK_TASK = "sync_products_chunk"
 PLAN_LIMIT = 200  # dry-run items listed per action kind
-MAX_PAUSE = 300.0
 PLAN_STEP = 500  # POS products read and planned at a time
 MAX_ATTEMPTS = 3  # sends of one product within a run (re-link, re-create, after a timeout)
 
@@ -148,10 +146,6 @@ def write_links(s: Session, links: Iterable[Link]) -> None:
         s.execute(stmt, rows[start : start + 2000])
 
 
-class Superseded(Exception):
-    """The job was superseded (Sync Now) or declared stuck: stop without touching it."""
-
-
 # --- requesting ------------------------------------------------------------------------
 
 
@@ -209,85 +203,27 @@ def sync_products_periodic(hub: Hub) -> None:
 
 
 def sync_products_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
-    """Task: run one chunk of a catalogue sync job and queue the next."""
-    from plugins.woocommerce.store import settings_of
+    """Task: run one task's share of a catalogue sync job and queue the next."""
 
-    ledger = hub.jobs
-    if lease is None:
-        lease = ledger.claim(job_id)
-        if lease is None:
-            return
-    elif not ledger.resume(job_id, lease):
-        return
-    job = ledger.get(job_id)
-    assert job is not None
-    settings = settings_of(hub)
-    if not settings.configured:
-        ledger.add_error(job_id, "the store URL and API keys are not configured")
-        ledger.finish(job_id, "failed", {"reason": "not configured"})
-        return
-    events = EventLog()
-    engine = CatalogueSync(hub, settings, job, events)
-    try:
-        outcome = asyncio.run(engine.run_chunk())
-    except Superseded:
-        events.flush(hub)
-        return
-    except (StoreUnavailable, RateLimited) as exc:
-        events.flush(hub)
-        pause(hub, job_id, lease, engine, exc)
-        return
-    except AuthError as exc:
-        events.flush(hub)
-        hub.report_state("auth_failed", f"the store refused the API key: {exc}")
-        ledger.add_error(job_id, f"authentication failed: {exc}")
-        ledger.finish(job_id, "failed", engine.result())
-        return
-    except StoreError as exc:
-        events.flush(hub)
-        ledger.add_error(job_id, f"{type(exc).__name__}: {exc}")
-        ledger.finish(job_id, "failed", engine.result())
-        return
-    events.flush(hub)
-    ledger.add_errors(job_id, engine.errors)
-    engine.cursor["pauses"] = 0
-    if outcome == "done":
-        ledger.heartbeat(
+    def complete(engine: StoreJobEngine) -> None:
+        assert isinstance(engine, CatalogueSync)
+        hub.jobs.heartbeat(
             job_id, cursor=engine.cursor, done=engine.cursor.get("done", 0), phase="finished"
         )
-        ledger.finish(job_id, "failed" if engine.failed_hard else "succeeded", engine.result())
+        hub.jobs.finish(job_id, "failed" if engine.failed_hard else "succeeded", engine.result())
         if not engine.dry:
             engine.after_success()
-        return
-    if not ledger.heartbeat(
+
+    run_store_job(
+        hub,
         job_id,
-        done=engine.cursor.get("done", 0),
-        total=engine.cursor.get("total"),
-        failed=engine.counts.get("failed", 0),
-        phase=engine.phase_text(),
-        cursor=engine.cursor,
-    ):
-        return
-    hub.enqueue(CHUNK_TASK, job_id, lease, priority=Priority.CATALOGUE)
-
-
-def pause(hub: Hub, job_id: int, lease: str, engine: CatalogueSync, exc: StoreError) -> None:
-    """The store is unavailable: wait, then carry on from the cursor. Never give up."""
-    from plugins.woocommerce.store import record_event
-
-    pauses = int(engine.cursor.get("pauses", 0)) + 1
-    engine.cursor["pauses"] = pauses
-    delay = min(MAX_PAUSE, engine.settings.pause_base_seconds * 2 ** (pauses - 1))
-    if exc.retry_after:
-        delay = max(delay, float(exc.retry_after))
-    delay *= random.uniform(0.8, 1.2)
-    until = utcnow() + timedelta(seconds=delay)
-    reason = f"paused: store unavailable ({exc.code}); retrying at {until:%H:%M:%S} UTC"
-    hub.jobs.heartbeat(job_id, cursor=engine.cursor)
-    if not hub.jobs.pause(job_id, until, reason):
-        return
-    record_event(hub, "paused", f"job {job_id}: {exc}; next try in {delay:.0f} s")
-    hub.enqueue(CHUNK_TASK, job_id, lease, delay=delay, priority=Priority.CATALOGUE)
+        lease,
+        task=CHUNK_TASK,
+        priority=Priority.CATALOGUE,
+        label="catalogue sync",
+        make_engine=lambda settings, job, events: CatalogueSync(hub, settings, job, events),
+        on_complete=complete,
+    )
 
 
 # --- the engine ------------------------------------------------------------------------
@@ -374,6 +310,17 @@ class CatalogueSync:
             raise Superseded()
 
     # -- the chunk ----------------------------------------------------------------------
+
+    async def run_task(self) -> bool:
+        return await self.run_chunk() == "done"
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "done": self.cursor.get("done", 0),
+            "total": self.cursor.get("total"),
+            "failed": self.counts.get("failed", 0),
+            "phase": self.phase_text(),
+        }
 
     async def run_chunk(self) -> str:
         """Work through the phases until this task's time budget is used ("more") or the
