@@ -532,15 +532,16 @@ class Pos:
         return info, True
 
     def _move_stock(self, s: Session, product: Product, delta: int, reason: str) -> StockChange:
-        s.exec(  # type: ignore[call-overload]
-            update(StockLevel)
-            .where(col(StockLevel.product_id) == product.id)
-            .values(on_hand=StockLevel.on_hand + delta, updated_at=utcnow())
-        )
-        level = s.get(StockLevel, product.id)
-        assert level is not None
-        s.refresh(level)
-        return StockChange(product.sku, level.on_hand, level.on_hand - delta, reason)
+        # One statement that moves the level and says where it ended (atomic under
+        # concurrent sales: no read-modify-write).
+        table = StockLevel.__table__  # type: ignore[attr-defined]
+        on_hand = s.execute(
+            update(table)
+            .where(table.c.product_id == product.id)
+            .values(on_hand=table.c.on_hand + delta, updated_at=utcnow())
+            .returning(table.c.on_hand)
+        ).scalar_one()
+        return StockChange(product.sku, on_hand, on_hand - delta, reason)
 
     def find_order(
         self, *, idempotency_key: str | None = None, order_id: int | None = None
