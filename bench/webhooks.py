@@ -25,10 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalogue_sync import start, stop, wait_http  # noqa: E402
 
 from hub.pos import ProductIn
 from hub.runtime import Runtime
@@ -47,36 +47,6 @@ WEBHOOK_SECRET = "whsec_bench_0123456789"
 PRODUCTS = 200
 START_STOCK = 1_000_000
 TARGET = 300.0
-
-
-def start(cmd: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HUB_LOG_LEVEL": "WARNING"},
-    )
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def sign(body: bytes) -> str:
