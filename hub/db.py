@@ -111,10 +111,3 @@ def session_factory(engine: Engine) -> SessionFactory:
             yield session
 
     return open_session
-
-
-def money(value: Any) -> Decimal:
-    """Parse money given as a string or number into a Decimal, refusing floats' noise."""
-    if isinstance(value, float):
-        value = repr(value)
-    return Decimal(str(value))

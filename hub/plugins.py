@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.metadata import EntryPoint, entry_points
@@ -270,10 +270,6 @@ class PluginHost:
     def hooks_of(self, name: str) -> list[str]:
         callers = self.pm.get_hookcallers(self.plugins[name].module) or []
         return sorted(c.name for c in callers)
-
-    def each(self, names: Iterable[str] | None = None) -> Iterable[PluginRecord]:
-        for name in names or list(self.plugins):
-            yield self.plugins[name]
 
     def bind(self, make_hub: Callable[[PluginRecord], Hub]) -> None:
         for record in self.plugins.values():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -99,6 +99,20 @@ class SaleIn(Input):
     customer: str | None = Field(default=None, max_length=200)
 
 
+def products_by_sku(s: Session, skus: Iterable[str]) -> dict[str, Product]:
+    """Existing products for these SKUs, keyed by lower-cased SKU (the uniqueness rule).
+
+    The unique index on ``lower(sku)`` serves this look-up directly.
+    """
+    keys = sorted({sku.lower() for sku in skus if sku})
+    found: dict[str, Product] = {}
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
+            found[product.sku.lower()] = product
+    return found
+
+
 def product_dict(
     product: Product, stock: StockLevel | None, category: str | None
 ) -> dict[str, Any]:
@@ -142,16 +156,6 @@ class Pos:
         s.flush()
         created.append(name)
         return category.id
-
-    def _products_by_key(self, s: Session, skus: Sequence[str]) -> dict[str, Product]:
-        """Existing products for these SKUs, keyed by lower-cased SKU (the uniqueness rule)."""
-        keys = sorted({sku.lower() for sku in skus})
-        found: dict[str, Product] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
-                found[product.sku.lower()] = product
-        return found
 
     def _ids_by_sku(self, s: Session, skus: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -213,7 +217,7 @@ class Pos:
         with self.session() as s:
             # Set-based: one look-up per 500 SKUs, plain inserts for new rows. A catalogue of
             # 100,000 products must load in seconds, not hours.
-            existing = self._products_by_key(s, [item.sku for item in items])
+            existing = products_by_sku(s, [item.sku for item in items])
             categories = {
                 name: self.category_id(s, name, created_categories)
                 for name in {item.category for item in items if item.category}

@@ -65,7 +65,7 @@ class Runtime:
         )
         self.host.load()
         self.host.bind(self._make_hub)
-        for record in self.host.each():
+        for record in self.host.plugins.values():
             assert record.hub is not None
             self.host.call_single(
                 record.name, "hub_register_tasks", tasks=TaskRegistry(record.hub, self.queue)

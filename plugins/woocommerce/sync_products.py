@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import logging
 import time
 from collections import deque
@@ -39,7 +40,7 @@ from hub.db import utcnow
 from hub.errors import InputError
 from hub.jobs import Priority
 from hub.models import Category, Product, StockLevel
-from hub.pos import ProductIn, ProductPatch
+from hub.pos import ProductIn, ProductPatch, products_by_sku
 from plugins.woocommerce.catalogue import (
     STORE_FIELDS,
     Action,
@@ -375,7 +376,7 @@ class CatalogueSync:
         known = {name.lower() for name in self.category_map()}
         with self.hub.session() as s:
             for cat in categories:
-                name = _unescape(str(cat.get("name") or ""))
+                name = html.unescape(str(cat.get("name") or ""))
                 if not name or name.lower() in known:
                     continue
                 known.add(name.lower())
@@ -531,9 +532,8 @@ class CatalogueSync:
         with self.hub.session() as s:
             skus = [str(o.get("sku") or "") for o in items]
             links = self.links_for(skus)
-            pos = pos_products_by_sku(s, [sku for sku in skus if sku.lower() not in links])
+            pos = products_by_sku(s, [sku for sku in skus if sku.lower() not in links])
             for obj in items:
-                self.saw_modified(obj)
                 sku = str(obj.get("sku") or "")
                 if not sku.strip():
                     self.count("store_without_sku")
@@ -1017,16 +1017,7 @@ class CatalogueSync:
 
 def _as_store(payload: dict[str, Any]) -> dict[str, Any]:
     """A write payload in the shape the store echoes it, to check whether it landed."""
-    echo = {k: v for k, v in payload.items() if k not in ("id", "stock_quantity")}
-    if "categories" in payload:
-        echo["categories"] = payload["categories"]
-    return echo
-
-
-def _unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
+    return {k: v for k, v in payload.items() if k not in ("id", "stock_quantity")}
 
 
 def pricing_from(raw: dict[str, Any]) -> StorePricing:
@@ -1035,20 +1026,6 @@ def pricing_from(raw: dict[str, Any]) -> StorePricing:
         tax_rate=Decimal(str(raw.get("rate") or "0")),
         decimals=int(raw.get("decimals", 2)),
     )
-
-
-def pos_products_by_sku(s: Session, skus: Iterable[str]) -> dict[str, Product]:
-    """POS products for these SKUs (compared case-insensitively), keyed by lower-cased SKU."""
-    wanted = {sku for sku in skus if sku}
-    found: dict[str, Product] = {}
-    for part in chunks_of(sorted(wanted), 500):
-        for product in s.exec(select(Product).where(col(Product.sku).in_(part))).all():
-            found[product.sku.lower()] = product
-    rest = sorted({sku.lower() for sku in wanted} - set(found))
-    for part in chunks_of(rest, 500):
-        for product in s.exec(select(Product).where(func.lower(Product.sku).in_(part))).all():
-            found[product.sku.lower()] = product
-    return found
 
 
 def changed_condition() -> Any:
