@@ -122,6 +122,15 @@ class Authenticator:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def unauthorized() -> JSONResponse:
+    """401 with no data, whoever asked and for whatever path."""
+    return JSONResponse(
+        {"error": {"code": "unauthorized", "message": "credentials required"}},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="hub"'},
+    )
+
+
 def requires(role: str = "staff") -> Callable[[Endpoint], Endpoint]:
     """Guard an endpoint: 401 without credentials, 403 when the role is too low."""
 
@@ -133,11 +142,7 @@ def requires(role: str = "staff") -> Callable[[Endpoint], Endpoint]:
             if principal is None:
                 principal = await run_in_threadpool(auth.principal, request)
             if principal is None:
-                return JSONResponse(
-                    {"error": {"code": "unauthorized", "message": "credentials required"}},
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="hub"'},
-                )
+                return unauthorized()
             if role == "admin" and not principal.is_admin:
                 return JSONResponse(
                     {"error": {"code": "forbidden", "message": "this needs the admin role"}},
@@ -167,11 +172,7 @@ class ApiAuthMiddleware:
             auth: Authenticator = scope["app"].state.auth
             principal = await run_in_threadpool(auth.principal, request)
             if principal is None:
-                response = JSONResponse(
-                    {"error": {"code": "unauthorized", "message": "credentials required"}},
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="hub"'},
-                )
+                response = unauthorized()
                 await response(scope, receive, send)
                 return
             scope["principal"] = principal
