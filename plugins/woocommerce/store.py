@@ -8,6 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 from hub.context import Hub
@@ -107,9 +109,16 @@ def get_state(hub: Hub, key: str, default: Any = None) -> Any:
 
 def set_state(hub: Hub, key: str, value: Any, session: Session | None = None) -> None:
     def write(s: Session) -> None:
-        row = s.get(SyncState, key) or SyncState(key=key)
-        row.value, row.updated_at = value, utcnow()
-        s.add(row)
+        # One upsert: two workers writing a key for the first time must not collide on it.
+        table = SyncState.__table__  # type: ignore[attr-defined]
+        insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+        stmt = insert(table).values(key=key, value=value, updated_at=utcnow())
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["key"],
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+            )
+        )
 
     if session is not None:
         write(session)
