@@ -244,6 +244,16 @@ class JobLedger:
         kind holds the lock (then this duplicate is marked superseded and never runs).
         """
         lease = f"{owner or process_name()}#{uuid.uuid4().hex[:8]}"
+        # A lost race for the lock is looked at again: the winner may be another job of the
+        # kind, and then this one must end as superseded rather than stay queued for ever.
+        for _ in range(3):
+            try:
+                return self._try_claim(job_id, lease)
+            except _LostLockRace:
+                continue
+        return None
+
+    def _try_claim(self, job_id: int, lease: str) -> str | None:
         with self.session() as s:
             job = s.get(Job, job_id)
             if job is None or job.status != "queued":
@@ -276,7 +286,7 @@ class JobLedger:
             except IntegrityError:
                 # Another process took the lock between our read and our insert.
                 s.rollback()
-                return None
+                raise _LostLockRace from None
             return lease
 
     def resume(self, job_id: int, lease: str) -> bool:
@@ -411,6 +421,10 @@ class JobLedger:
             if kind:
                 query = query.where(Job.kind == kind)
             return list(s.exec(query).all())
+
+
+class _LostLockRace(Exception):
+    """Another process inserted the kind's lock between our read and our insert."""
 
 
 def claim_periodic_run(session: SessionFactory, name: str, every: timedelta) -> bool:

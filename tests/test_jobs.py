@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,35 @@ def test_silent_job_is_marked_stuck_and_replaced(runtime: Runtime) -> None:
     replacement, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
     assert created and replacement.cursor == {"page": 3}
     assert replacement.id is not None and ledger.claim(replacement.id)
+
+
+def test_twins_claimed_at_once_leave_one_running_and_the_rest_superseded(
+    runtime: Runtime,
+) -> None:
+    # Several queued jobs of one kind claimed from threads at the same moment: whoever
+    # loses the race for the kind's lock must end superseded, never stay queued for ever.
+    ledger = runtime.ledger
+    for round_ in range(5):
+        ids: list[int] = []
+        for n in range(4):
+            with runtime.session() as s:
+                twin = Job(kind=f"demo.race{round_}", trigger=f"twin {n}")
+                s.add(twin)
+                s.commit()
+                s.refresh(twin)
+                assert twin.id is not None
+                ids.append(twin.id)
+        gate = threading.Barrier(len(ids))
+
+        def claim(job_id: int, gate: threading.Barrier = gate) -> str | None:
+            gate.wait()
+            return ledger.claim(job_id)
+
+        with ThreadPoolExecutor(len(ids)) as pool:
+            leases = list(pool.map(claim, ids))
+        statuses = sorted(j.status for j in (ledger.get(i) for i in ids) if j is not None)
+        assert sum(lease is not None for lease in leases) == 1
+        assert statuses == ["running", "superseded", "superseded", "superseded"]
 
 
 def test_finish_refuses_unknown_outcome(runtime: Runtime) -> None:
