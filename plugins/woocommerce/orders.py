@@ -227,13 +227,16 @@ class Applied:
     unmatched: list[str] = field(default_factory=list)
 
 
-def _customer_and_totals(order: Order, data: StoreOrder) -> None:
-    order.customer = data.customer
-    order.total = data.total
-    order.tax = data.tax
-    order.subtotal = data.total - data.tax
-    order.payment_method = (data.payment_method or "")[:40] or None
-    order.amount_paid = data.total if data.paid else None
+def _order_values(data: StoreOrder) -> dict[str, Any]:
+    """The POS order's columns that follow the store order."""
+    return {
+        "customer": data.customer,
+        "total": data.total,
+        "tax": data.tax,
+        "subtotal": data.total - data.tax,
+        "payment_method": (data.payment_method or "")[:40] or None,
+        "amount_paid": data.total if data.paid else None,
+    }
 
 
 def _match_products(s: Session, lines: Sequence[StoreLine]) -> dict[int, Product | None]:
@@ -266,46 +269,69 @@ def _match_products(s: Session, lines: Sequence[StoreLine]) -> dict[int, Product
 Move = tuple[int, str, int, int | None]  # product id, SKU, delta, store line id
 
 
-def _move(
-    s: Session,
-    moves: Sequence[Move],
-    order_id: int,
-    data: StoreOrder,
-    reason: str,
-) -> list[StockChange]:
-    """Move POS stock: ``(product_id, sku, delta, store_line_id)``; records each movement."""
+@dataclass(frozen=True)
+class Moves:
+    """The stock one order moves, and why."""
+
+    pos_order_id: int
+    data: StoreOrder
+    reason: str
+    moves: Sequence[Move]
+
+
+def _move(s: Session, groups: Sequence[Moves]) -> list[list[StockChange]]:
+    """Move POS stock for one or more orders; records each movement; changes per group.
+
+    Each product is updated once, by the sum over all groups: a batch of orders for the same
+    bestseller costs one statement, and the level each order saw is worked out from the sum.
+    """
     levels = StockLevel.__table__  # type: ignore[attr-defined]
-    changes = []
-    rows = []
+    totals: dict[int, int] = {}
+    for group in groups:
+        for product_id, _sku, delta, _line in group.moves:
+            totals[product_id] = totals.get(product_id, 0) + delta
+    level: dict[int, int] = {}
+    now = utcnow()
     # In product-id order, so two transactions touching the same products cannot deadlock.
-    for product_id, sku, delta, line_id in sorted(moves, key=lambda m: m[0]):
-        if delta == 0:
-            continue
+    for product_id in sorted(totals):
+        delta = totals[product_id]
         # One statement: relative update (never lost under concurrency), new level returned.
         on_hand = s.execute(
             update(levels)
             .where(levels.c.product_id == product_id)
-            .values(on_hand=levels.c.on_hand + delta, updated_at=utcnow())
+            .values(on_hand=levels.c.on_hand + delta, updated_at=now)
             .returning(levels.c.on_hand)
         ).scalar()
         if on_hand is None:  # a product without a stock row: start it at the movement
             s.add(StockLevel(product_id=product_id, on_hand=delta))
             s.flush()
             on_hand = delta
-        rows.append(
-            {
-                "store_order_id": data.id,
-                "pos_order_id": order_id,
-                "store_line_id": line_id,
-                "product_id": product_id,
-                "sku": sku,
-                "quantity": delta,
-                "status": data.status,
-                "store_modified": data.date_modified,
-                "at": utcnow(),
-            }
-        )
-        changes.append(StockChange(sku, int(on_hand), int(on_hand) - delta, reason))
+        level[product_id] = int(on_hand) - delta  # before this call
+    rows = []
+    changes: list[list[StockChange]] = []
+    for group in groups:
+        mine = []
+        for product_id, sku, delta, line_id in sorted(group.moves, key=lambda m: m[0]):
+            if delta == 0:
+                continue
+            level[product_id] += delta
+            rows.append(
+                {
+                    "store_order_id": group.data.id,
+                    "pos_order_id": group.pos_order_id,
+                    "store_line_id": line_id,
+                    "product_id": product_id,
+                    "sku": sku,
+                    "quantity": delta,
+                    "status": group.data.status,
+                    "store_modified": group.data.date_modified,
+                    "at": now,
+                }
+            )
+            mine.append(
+                StockChange(sku, level[product_id], level[product_id] - delta, group.reason)
+            )
+        changes.append(mine)
     if rows:
         s.execute(insert(OrderStockMove.__table__), rows)  # type: ignore[attr-defined]
     return changes
@@ -319,57 +345,105 @@ def _lines_of(s: Session, order_id: int) -> list[OrderLine]:
     )
 
 
-def _create(s: Session, data: StoreOrder, holds: bool) -> Applied:
-    matched = _match_products(s, data.lines)
-    order = Order(
-        number=f"W{data.number}",
-        channel=CHANNEL,
-        external_id=str(data.id),
-        status=data.status,
+def _create(s: Session, new: Sequence[StoreOrder]) -> list[Applied]:
+    """Insert POS orders, lines, stock moves and links for store orders not yet linked.
+
+    Core inserts, several orders per statement: the webhook drain imports a whole batch of
+    new orders in one transaction this way, and a single order takes the same road.
+    """
+    matched = _match_products(s, [ln for data in new for ln in data.lines])
+    now = utcnow()
+    orders = [
+        {
+            "number": f"W{data.number}",
+            "channel": CHANNEL,
+            "external_id": str(data.id),
+            "idempotency_key": None,
+            "status": data.status,
+            "change_due": None,
+            "stock_returned": False,
+            "created_at": now,
+            "updated_at": now,
+            **_order_values(data),
+        }
+        for data in new
+    ]
+    table = Order.__table__  # type: ignore[attr-defined]
+    ids = list(
+        s.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), orders
+        ).scalars()
     )
-    _customer_and_totals(order, data)
-    s.add(order)
-    s.flush()
-    assert order.id is not None
-    lines: list[OrderLine] = []
-    moves: list[Move] = []
-    unmatched: list[str] = []
-    for index, ln in enumerate(data.lines):
-        product = matched[index]
-        quantity = ln.quantity
-        unit = (ln.total / quantity).quantize(UNIT, ROUND_HALF_UP) if quantity else ln.total
-        if product is None:
-            # The store keeps lines for products it does not know (nameless, 0.00): so do we,
-            # without a product, and say so.
-            label = ln.sku or (f"product {ln.product_id}" if ln.product_id else "no product")
-            unmatched.append(f"order {data.id} line {ln.line_id}: {label} matches no POS product")
-        line = OrderLine(
-            order_id=order.id,
-            product_id=product.id if product else None,
-            sku=product.sku if product else (ln.sku or None),
-            name=(ln.name or (product.name if product else "") or "(unknown product)")[:400],
-            quantity=quantity,
-            unit_price=unit,
-            source=CHANNEL,
-        )
-        s.add(line)
-        lines.append(line)
-        if holds and product is not None and product.manage_stock and quantity > 0:
-            assert product.id is not None
-            moves.append((product.id, product.sku, -quantity, ln.line_id))
-    changes = _move(s, moves, order.id, data, f"online order {order.number}") if holds else []
-    s.add(
-        OrderLink(
-            store_id=data.id,
-            pos_order_id=order.id,
-            status=data.status,
-            date_modified=data.date_modified,
-            digest=data.digest,
-            stock_held=holds,
-        )
+    lines: list[list[dict[str, Any]]] = []
+    groups: list[Moves] = []
+    unmatched: list[list[str]] = []
+    index = 0
+    for data, order_id, order in zip(new, ids, orders, strict=True):
+        mine, moves, missing = [], [], []
+        holds = data.status in HOLDING
+        for ln in data.lines:
+            product = matched[index]
+            index += 1
+            quantity = ln.quantity
+            unit = (ln.total / quantity).quantize(UNIT, ROUND_HALF_UP) if quantity else ln.total
+            if product is None:
+                # The store keeps lines for products it does not know (nameless, 0.00): so do
+                # we, without a product, and say so.
+                label = ln.sku or (f"product {ln.product_id}" if ln.product_id else "no product")
+                missing.append(f"order {data.id} line {ln.line_id}: {label} matches no POS product")
+            mine.append(
+                {
+                    "order_id": order_id,
+                    "product_id": product.id if product else None,
+                    "sku": product.sku if product else (ln.sku or None),
+                    "name": (ln.name or (product.name if product else "") or "(unknown product)")[
+                        :400
+                    ],
+                    "quantity": quantity,
+                    "unit_price": unit,
+                    "is_gift": False,
+                    "source": CHANNEL,
+                }
+            )
+            if holds and product is not None and product.manage_stock and quantity > 0:
+                assert product.id is not None
+                moves.append((product.id, product.sku, -quantity, ln.line_id))
+        lines.append(mine)
+        unmatched.append(missing)
+        groups.append(Moves(order_id, data, f"online order {order['number']}", moves))
+    every_line = [ln for mine in lines for ln in mine]
+    if every_line:
+        s.execute(insert(OrderLine.__table__), every_line)  # type: ignore[attr-defined]
+    changes = _move(s, groups)
+    s.execute(
+        insert(OrderLink.__table__),  # type: ignore[attr-defined]
+        [
+            {
+                "store_id": data.id,
+                "pos_order_id": order_id,
+                "status": data.status,
+                "date_modified": data.date_modified,
+                "digest": data.digest,
+                "stock_held": data.status in HOLDING,
+                "version": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for data, order_id in zip(new, ids, strict=True)
+        ],
     )
-    s.flush()
-    return Applied("imported", order_info(order, lines), None, changes, unmatched)
+    return [
+        Applied(
+            "imported",
+            order_info(Order(id=order_id, **order), [OrderLine(**ln) for ln in mine]),
+            None,
+            moved,
+            missing,
+        )
+        for order_id, order, mine, moved, missing in zip(
+            ids, orders, lines, changes, unmatched, strict=True
+        )
+    ]
 
 
 def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
@@ -416,7 +490,9 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
             if product is not None and product.manage_stock and ln.quantity > 0:
                 assert product.id is not None
                 moves.append((product.id, product.sku, -ln.quantity, None))
-        changes = _move(s, moves, link.pos_order_id, data, f"online order {order.number}")
+        [changes] = _move(
+            s, [Moves(link.pos_order_id, data, f"online order {order.number}", moves)]
+        )
         order.stock_returned = False
     elif was_held and not holds:
         # Give back exactly what this order still holds, whatever its lines say now.
@@ -427,13 +503,13 @@ def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
             key = (move.product_id, move.sku)
             net[key] = net.get(key, 0) + move.quantity
         returns: list[Move] = [(pid, sku, -q, None) for (pid, sku), q in net.items() if q < 0]
-        changes = _move(
-            s, returns, link.pos_order_id, data, f"online order {order.number} {data.status}"
-        )
+        reason = f"online order {order.number} {data.status}"
+        [changes] = _move(s, [Moves(link.pos_order_id, data, reason, returns)])
         order.stock_returned = True
     if changed or changes:
         order.status = data.status
-        _customer_and_totals(order, data)
+        for name, value in _order_values(data).items():
+            setattr(order, name, value)
         order.updated_at = utcnow()
         s.add(order)
     s.flush()
@@ -467,7 +543,7 @@ def apply_order(
                 if link is None:
                     if data.status not in settings.import_order_statuses:
                         return Applied("skipped")
-                    applied = _create(s, data, data.status in HOLDING)
+                    [applied] = _create(s, [data])
                 else:
                     if data.date_modified < link.date_modified:
                         return Applied("stale")
