@@ -6,7 +6,7 @@ by Alembic (``hub db upgrade``), never by ``create_all`` outside tests of plugin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Numeric, String, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -111,3 +113,21 @@ def session_factory(engine: Engine) -> SessionFactory:
             yield session
 
     return open_session
+
+
+def conflict_insert(session: Session, table: Any) -> Any:
+    """An INSERT for ``table`` with ``on_conflict_do_nothing`` / ``on_conflict_do_update``.
+
+    SQLite and PostgreSQL both have ON CONFLICT, with one API through each dialect's insert.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite_insert(table)
+    return pg_insert(table)
+
+
+def upsert(session: Session, table: Any, key: Sequence[str], columns: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (``key``) DO UPDATE SET each of ``columns`` to the new row's."""
+    stmt = conflict_insert(session, table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(key), set_={name: stmt.excluded[name] for name in columns}
+    )

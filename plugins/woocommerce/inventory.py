@@ -34,7 +34,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
 from hub.context import Hub
-from hub.db import utcnow
+from hub.db import upsert, utcnow
 from hub.jobs import Priority
 from hub.models import Product, StockLevel
 from hub.types import StockChange
@@ -133,14 +133,16 @@ def record_confirmations(hub: Hub, changes: list[StockChange]) -> None:
     confirmed = [c for c in changes if c.reason.lower().startswith(prefixes)]
     if not confirmed:
         return
+    now = utcnow()
+    # The last change of a SKU is its level now; one statement for the lot.
+    latest = {c.sku: c for c in confirmed}
+    rows = [
+        {"sku": c.sku, "on_hand": c.on_hand, "reason": c.reason[:200], "confirmed_at": now}
+        for c in latest.values()
+    ]
+    table = StockConfirmation.__table__  # type: ignore[attr-defined]
     with hub.session() as s:
-        for change in confirmed:
-            row = s.get(StockConfirmation, change.sku) or StockConfirmation(
-                sku=change.sku, on_hand=change.on_hand
-            )
-            row.on_hand, row.reason = change.on_hand, change.reason[:200]
-            row.confirmed_at = utcnow()
-            s.add(row)
+        s.execute(upsert(s, table, ["sku"], ["on_hand", "reason", "confirmed_at"]), rows)
         s.commit()
 
 

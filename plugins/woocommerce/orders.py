@@ -3,7 +3,7 @@
 Two roads lead here and may run at the same time for the same order:
 
 - webhooks: the receiver stores each delivery in ``wc_webhook_inbox`` and queues
-  :func:`import_webhook_orders`, which drains the inbox;
+  :func:`plugins.woocommerce.order_inbox.import_webhook_orders`, which drains the inbox;
 - polling: :func:`import_recent_orders` (periodic, Sync Now, and the inventory side) pages the
   store's orders modified since the last watermark minus an overlap, by id.
 
@@ -27,16 +27,14 @@ import asyncio
 import hashlib
 import json
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import case, func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, delete, select
 
@@ -74,10 +72,7 @@ RELEASING = frozenset({"pending", "cancelled", "refunded", "failed"})
 CENT = Decimal("0.01")
 UNIT = Decimal("0.0001")
 ATTEMPTS = 8  # re-reads after losing a race on one order
-INBOX_BATCH = 50
-INBOX_CLAIM_EXPIRY = timedelta(seconds=60)
 INBOX_KEPT = timedelta(days=7)
-INBOX_BUDGET_SECONDS = 10.0
 
 
 class BadOrder(ValueError):
@@ -289,24 +284,42 @@ def _move(s: Session, groups: Sequence[Moves]) -> list[list[StockChange]]:
     totals: dict[int, int] = {}
     for group in groups:
         for product_id, _sku, delta, _line in group.moves:
-            totals[product_id] = totals.get(product_id, 0) + delta
+            if delta:
+                totals[product_id] = totals.get(product_id, 0) + delta
     level: dict[int, int] = {}
     now = utcnow()
-    # In product-id order, so two transactions touching the same products cannot deadlock.
-    for product_id in sorted(totals):
-        delta = totals[product_id]
-        # One statement: relative update (never lost under concurrency), new level returned.
-        on_hand = s.execute(
+    ordered = sorted(totals)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        if s.get_bind().dialect.name != "sqlite":
+            # Lock the rows in product-id order first, so two transactions moving the same
+            # products cannot deadlock (SQLite has one writer and needs no row locks).
+            s.execute(
+                select(levels.c.product_id)
+                .where(levels.c.product_id.in_(chunk))
+                .order_by(levels.c.product_id)
+                .with_for_update()
+            )
+        # One relative update for the chunk (never lost under concurrency), new levels back.
+        returned = s.execute(
             update(levels)
-            .where(levels.c.product_id == product_id)
-            .values(on_hand=levels.c.on_hand + delta, updated_at=now)
-            .returning(levels.c.on_hand)
-        ).scalar()
-        if on_hand is None:  # a product without a stock row: start it at the movement
-            s.add(StockLevel(product_id=product_id, on_hand=delta))
-            s.flush()
-            on_hand = delta
-        level[product_id] = int(on_hand) - delta  # before this call
+            .where(levels.c.product_id.in_(chunk))
+            .values(
+                on_hand=levels.c.on_hand
+                + case({p: totals[p] for p in chunk}, value=levels.c.product_id, else_=0),
+                updated_at=now,
+            )
+            .returning(levels.c.product_id, levels.c.on_hand)
+        ).all()
+        for product_id, on_hand in returned:
+            level[product_id] = int(on_hand) - totals[product_id]  # before this call
+        missing = [p for p in chunk if p not in level]
+        if missing:  # products without a stock row: start them at the movement
+            s.execute(
+                insert(levels),
+                [{"product_id": p, "on_hand": totals[p], "updated_at": now} for p in missing],
+            )
+            level.update((p, 0) for p in missing)
     rows = []
     changes: list[list[StockChange]] = []
     for group in groups:
@@ -345,7 +358,7 @@ def _lines_of(s: Session, order_id: int) -> list[OrderLine]:
     )
 
 
-def _create(s: Session, new: Sequence[StoreOrder]) -> list[Applied]:
+def insert_new_orders(s: Session, new: Sequence[StoreOrder]) -> list[Applied]:
     """Insert POS orders, lines, stock moves and links for store orders not yet linked.
 
     Core inserts, several orders per statement: the webhook drain imports a whole batch of
@@ -543,7 +556,7 @@ def apply_order(
                 if link is None:
                     if data.status not in settings.import_order_statuses:
                         return Applied("skipped")
-                    [applied] = _create(s, [data])
+                    [applied] = insert_new_orders(s, [data])
                 else:
                     if data.date_modified < link.date_modified:
                         return Applied("stale")
@@ -563,12 +576,14 @@ def apply_order(
             log.debug("order %s: retrying after %s", data.id, type(exc).__name__)
             time.sleep(0.01 * (attempt + 1))
             continue
-        _fire(hub, applied, stock_changes)
+        fire_applied(hub, applied, stock_changes)
         return applied
     raise RuntimeError(f"store order {data.id}: gave up after {ATTEMPTS} concurrent changes")
 
 
-def _fire(hub: Hub, applied: Applied, stock_changes: list[StockChange] | None = None) -> None:
+def fire_applied(
+    hub: Hub, applied: Applied, stock_changes: list[StockChange] | None = None
+) -> None:
     if applied.order is not None:
         if applied.outcome == "imported":
             hub.call("orders_imported", order=applied.order)
@@ -766,146 +781,6 @@ def poll_orders_periodic(hub: Hub) -> None:
             )
         )
         s.commit()
-
-
-# --- the webhook inbox -------------------------------------------------------------------
-
-
-def _claim_inbox(hub: Hub, token: str) -> list[WebhookInbox]:
-    """Take up to a batch of unprocessed deliveries (or ones a dead worker left claimed)."""
-    now = utcnow()
-    expired = now - INBOX_CLAIM_EXPIRY
-    with hub.session() as s:
-        candidates = s.exec(
-            select(WebhookInbox.id)
-            .where(
-                col(WebhookInbox.processed_at).is_(None),
-                or_(col(WebhookInbox.claimed_at).is_(None), col(WebhookInbox.claimed_at) < expired),
-            )
-            .order_by(col(WebhookInbox.id))
-            .limit(INBOX_BATCH)
-        ).all()
-        if not candidates:
-            return []
-        s.exec(  # type: ignore[call-overload]
-            update(WebhookInbox)
-            .where(
-                col(WebhookInbox.id).in_(list(candidates)),
-                col(WebhookInbox.processed_at).is_(None),
-                or_(col(WebhookInbox.claimed_at).is_(None), col(WebhookInbox.claimed_at) < expired),
-            )
-            .values(claimed_by=token, claimed_at=now)
-        )
-        s.commit()
-        return list(
-            s.exec(
-                select(WebhookInbox)
-                .where(WebhookInbox.claimed_by == token, col(WebhookInbox.processed_at).is_(None))
-                .order_by(col(WebhookInbox.id))
-            ).all()
-        )
-
-
-def _finish_inbox(hub: Hub, results: list[tuple[int, str, str]]) -> None:
-    if not results:
-        return
-    now = utcnow()
-    with hub.session() as s:
-        for row_id, outcome, message in results:
-            s.exec(  # type: ignore[call-overload]
-                update(WebhookInbox)
-                .where(col(WebhookInbox.id) == row_id)
-                .values(processed_at=now, outcome=outcome[:20], message=message[:2000])
-            )
-        s.commit()
-
-
-async def _fetch_order(settings: WooCommerceSettings, order_id: int) -> dict[str, Any]:
-    async with make_client(settings) as client:
-        return await client.get_order(order_id)
-
-
-DRAIN_WINDOW = 0.2  # seconds
-_drain_lock = threading.Lock()
-_drain_next_free = 0.0
-_drain_trailing_for = 0.0
-
-
-def schedule_drain(hub: Hub) -> None:
-    """Queue the inbox drain after a delivery was stored, at most twice per window.
-
-    One task per delivery would flood the queue and set several drains fighting over SQLite's
-    write lock. Instead the first delivery of a window queues a drain at once and later ones
-    queue at most one more, due when the window ends: every stored row still has a drain that
-    starts after its commit, so none waits for the periodic poll.
-    """
-    global _drain_next_free, _drain_trailing_for
-    now = time.monotonic()
-    with _drain_lock:
-        if now >= _drain_next_free:
-            _drain_next_free = now + DRAIN_WINDOW
-            delay: float | None = None
-        elif _drain_trailing_for < _drain_next_free:
-            _drain_trailing_for = _drain_next_free
-            delay = _drain_next_free - now
-        else:
-            return
-    hub.enqueue(INBOX_TASK, delay=delay, priority=Priority.ORDER_IMPORT)
-
-
-def import_webhook_orders(hub: Hub) -> dict[str, int]:
-    """Task: import what the webhook receiver stored, until the inbox is empty (or a budget)."""
-    settings = settings_of(hub)
-    token = uuid.uuid4().hex[:16]
-    deadline = time.monotonic() + INBOX_BUDGET_SECONDS
-    totals: dict[str, int] = {}
-    while True:
-        if time.monotonic() > deadline:
-            # Keep tasks short: hand the rest to a fresh task rather than hold a worker.
-            hub.enqueue(INBOX_TASK, priority=Priority.ORDER_IMPORT)
-            break
-        rows = _claim_inbox(hub, token)
-        if not rows:
-            break
-        results: list[tuple[int, str, str]] = []
-        stock_changes: list[StockChange] = []
-        for row in rows:
-            assert row.id is not None
-            outcome, message = _import_inbox_row(hub, settings, row, stock_changes)
-            totals[outcome] = totals.get(outcome, 0) + 1
-            results.append((row.id, outcome, message))
-        _finish_inbox(hub, results)
-        announce_stock(hub, stock_changes)
-    if totals:
-        set_state(hub, "orders.last_webhook_import", {**totals, "at": utcnow().isoformat()})
-    return totals
-
-
-def _import_inbox_row(
-    hub: Hub, settings: WooCommerceSettings, row: WebhookInbox, stock_changes: list[StockChange]
-) -> tuple[str, str]:
-    try:
-        data = parse_order(row.payload)
-        applied = apply_order(
-            hub, data, authoritative=False, settings=settings, stock_changes=stock_changes
-        )
-        if applied.outcome == "ambiguous":
-            # Two versions in one second: only the store knows which is current.
-            fresh = parse_order(asyncio.run(_fetch_order(settings, data.id)))
-            applied = apply_order(
-                hub, fresh, authoritative=True, settings=settings, stock_changes=stock_changes
-            )
-    except BadOrder as exc:
-        return "failed", str(exc)
-    except StoreError as exc:
-        # The poll (overlapping window) will apply this order; nothing is lost.
-        return "deferred", f"store read failed, left to polling: {exc}"
-    except Exception as exc:
-        log.exception("webhook delivery %s failed to import", row.id)
-        return "failed", f"{type(exc).__name__}: {exc}"
-    if applied.unmatched:
-        record_event(hub, "order_line_unmatched", "; ".join(applied.unmatched))
-    return applied.outcome, "; ".join(applied.unmatched)
 
 
 # --- health ------------------------------------------------------------------------------

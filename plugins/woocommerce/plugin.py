@@ -18,6 +18,7 @@ from plugins.woocommerce import (
     drift,
     duplicates,
     inventory,
+    order_inbox,
     orders,
     sync_products,
     webhooks,
@@ -65,7 +66,7 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
         priority=Priority.CATALOGUE,
     )
     # Order import: webhook inbox drain, poll jobs, the periodic poll, webhook upkeep.
-    tasks.task(orders.INBOX_TASK, orders.import_webhook_orders, priority=Priority.ORDER_IMPORT)
+    tasks.task(orders.INBOX_TASK, order_inbox.import_webhook_orders, priority=Priority.ORDER_IMPORT)
     tasks.task(orders.IMPORT_TASK, orders.import_orders_task, priority=Priority.ORDER_IMPORT)
     tasks.periodic(
         orders.POLL_TASK,

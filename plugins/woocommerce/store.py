@@ -8,12 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 from hub.context import Hub
-from hub.db import utcnow
+from hub.db import upsert, utcnow
 from plugins.woocommerce.client import WooClient
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.pricing import StorePricing
@@ -111,14 +109,8 @@ def set_state(hub: Hub, key: str, value: Any, session: Session | None = None) ->
     def write(s: Session) -> None:
         # One upsert: two workers writing a key for the first time must not collide on it.
         table = SyncState.__table__  # type: ignore[attr-defined]
-        insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
-        stmt = insert(table).values(key=key, value=value, updated_at=utcnow())
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["key"],
-                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-            )
-        )
+        stmt = upsert(s, table, ["key"], ["value", "updated_at"])
+        s.execute(stmt.values(key=key, value=value, updated_at=utcnow()))
 
     if session is not None:
         write(session)

@@ -31,12 +31,10 @@ from typing import Any, TypeVar
 from pydantic import ValidationError as InputValidationError
 from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from hub.context import Hub
-from hub.db import utcnow
+from hub.db import upsert, utcnow
 from hub.errors import InputError
 from hub.jobs import Priority
 from hub.models import Category, Product, StockLevel
@@ -136,14 +134,8 @@ def write_links(s: Session, links: Iterable[Link]) -> None:
     ]
     if not rows:
         return
-    dialect = s.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = upsert(s, table, ["sku"], [*LINK_COLUMNS[1:], "updated_at"])
     for start in range(0, len(rows), 2000):
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["sku"],
-            set_={name: stmt.excluded[name] for name in [*LINK_COLUMNS[1:], "updated_at"]},
-        )
         s.execute(stmt, rows[start : start + 2000])
 
 

@@ -18,16 +18,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub.context import Hub
-from hub.db import utcnow
-from plugins.woocommerce import orders
+from hub.db import conflict_insert, utcnow
+from plugins.woocommerce import order_inbox, orders
 from plugins.woocommerce.client_errors import StoreError
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import make_client, record_event, set_state, settings_of
@@ -60,25 +58,74 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def _store(hub: Hub, row: dict[str, Any]) -> bool:
-    """Insert the inbox row; False when the same delivery is already there (a no-op)."""
+INBOX_KEY = ("order_id", "date_modified", "digest")
+
+
+def store_deliveries(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
+    """Insert inbox rows in one transaction; per row, False when it was a duplicate.
+
+    A duplicate is a delivery already stored, or the same delivery earlier in ``rows``.
+    """
     table = WebhookInbox.__table__  # type: ignore[attr-defined]
+    inserted: set[tuple[Any, ...]] = set()
     with hub.session() as s:
-        insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
-        stmt = (
-            insert(table)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["order_id", "date_modified", "digest"])
-            # RETURNING, not rowcount: through the ORM session rowcount is not reliable on
-            # every driver; a row comes back only when one was inserted.
-            .returning(table.c.id)
-        )
-        inserted = s.execute(stmt).first()
+        for start in range(0, len(rows), 500):  # well under SQLite's bound-parameter limit
+            stmt = (
+                conflict_insert(s, table)
+                .values(rows[start : start + 500])
+                .on_conflict_do_nothing(index_elements=list(INBOX_KEY))
+                # RETURNING, not rowcount: only the rows inserted come back.
+                .returning(*(table.c[k] for k in INBOX_KEY))
+            )
+            inserted.update(tuple(r) for r in s.execute(stmt))
         s.commit()
-        return inserted is not None
+    outcome = []
+    for row in rows:
+        key = tuple(row[k] for k in INBOX_KEY)
+        outcome.append(key in inserted)
+        inserted.discard(key)  # a second copy in the same batch is a duplicate
+    return outcome
+
+
+class InboxWriter:
+    """Group commit for the receiver: deliveries that arrive while one insert is running are
+    stored together by the next, so a burst costs a few transactions, not one per delivery
+    (SQLite has one writer, and the import drain needs it too). A lone delivery is stored at
+    once. Each request still answers only after its own row is committed.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def store(self, row: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((row, future))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                stored = await run_in_threadpool(store_deliveries, self.hub, [r for r, _ in batch])
+            except Exception as exc:
+                for _row, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_row, future), ok in zip(batch, stored, strict=True):
+                if not future.done():
+                    future.set_result(ok)
+            if any(stored):
+                await run_in_threadpool(order_inbox.schedule_drain, self.hub)
 
 
 def receiver(hub: Hub) -> Any:
+    writer = InboxWriter(hub)
+
     async def receive(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -124,10 +171,8 @@ def receiver(hub: Hub) -> Any:
             "outcome": "",
             "message": "",
         }
-        stored = await run_in_threadpool(_store, hub, row)
-        if not stored:
+        if not await writer.store(row):
             return JSONResponse({"ok": True, "duplicate": True, "order": data.id})
-        await run_in_threadpool(orders.schedule_drain, hub)
         return JSONResponse({"ok": True, "queued": True, "order": data.id})
 
     return receive
