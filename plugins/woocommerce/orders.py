@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import case, func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, delete, select
 
@@ -43,7 +43,7 @@ from hub.db import utcnow
 from hub.jobs import Priority
 from hub.models import Order, OrderLine, Product, StockLevel
 from hub.pos import order_info
-from hub.types import OrderInfo, StockChange
+from hub.types import OrderInfo, OrderLineInfo, StockChange
 from plugins.woocommerce.client_errors import AuthError, StoreError
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import (
@@ -289,31 +289,24 @@ def _move(s: Session, groups: Sequence[Moves]) -> list[list[StockChange]]:
     level: dict[int, int] = {}
     now = utcnow()
     ordered = sorted(totals)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        if s.get_bind().dialect.name != "sqlite":
-            # Lock the rows in product-id order first, so two transactions moving the same
-            # products cannot deadlock (SQLite has one writer and needs no row locks).
-            s.execute(
-                select(levels.c.product_id)
-                .where(levels.c.product_id.in_(chunk))
-                .order_by(levels.c.product_id)
-                .with_for_update()
-            )
-        # One relative update for the chunk (never lost under concurrency), new levels back.
-        returned = s.execute(
+    if ordered:
+        # Relative updates (never lost under concurrency), one statement run for each
+        # product in product-id order: two transactions moving the same products take their
+        # row locks in the same order and cannot deadlock.
+        s.execute(
             update(levels)
-            .where(levels.c.product_id.in_(chunk))
-            .values(
-                on_hand=levels.c.on_hand
-                + case({p: totals[p] for p in chunk}, value=levels.c.product_id, else_=0),
-                updated_at=now,
-            )
-            .returning(levels.c.product_id, levels.c.on_hand)
-        ).all()
-        for product_id, on_hand in returned:
-            level[product_id] = int(on_hand) - totals[product_id]  # before this call
-        missing = [p for p in chunk if p not in level]
+            .where(levels.c.product_id == bindparam("pid"))
+            .values(on_hand=levels.c.on_hand + bindparam("delta"), updated_at=now),
+            [{"pid": p, "delta": totals[p]} for p in ordered],
+        )
+        # Our own rows, locked until commit: the levels read back are the ones we made.
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            for product_id, on_hand in s.execute(
+                select(levels.c.product_id, levels.c.on_hand).where(levels.c.product_id.in_(chunk))
+            ):
+                level[product_id] = int(on_hand) - totals[product_id]  # before this call
+        missing = [p for p in ordered if p not in level]
         if missing:  # products without a stock row: start them at the movement
             s.execute(
                 insert(levels),
@@ -445,10 +438,34 @@ def insert_new_orders(s: Session, new: Sequence[StoreOrder]) -> list[Applied]:
             for data, order_id in zip(new, ids, strict=True)
         ],
     )
+    # Built from the rows, not from ORM objects: constructing those costs more than the inserts.
     return [
         Applied(
             "imported",
-            order_info(Order(id=order_id, **order), [OrderLine(**ln) for ln in mine]),
+            OrderInfo(
+                id=order_id,
+                number=order["number"],
+                channel=CHANNEL,
+                status=order["status"],
+                created_at=now,
+                lines=tuple(
+                    OrderLineInfo(
+                        sku=ln["sku"],
+                        name=ln["name"],
+                        quantity=ln["quantity"],
+                        unit_price=ln["unit_price"],
+                        source=CHANNEL,
+                    )
+                    for ln in mine
+                ),
+                subtotal=order["subtotal"],
+                tax=order["tax"],
+                total=order["total"],
+                payment_method=order["payment_method"],
+                amount_paid=order["amount_paid"],
+                external_id=order["external_id"],
+                customer=order["customer"],
+            ),
             None,
             moved,
             missing,
