@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -55,39 +55,38 @@ INBOX_BUDGET_SECONDS = 10.0
 Result = tuple[int, str, str]  # inbox row id, outcome, message
 
 
-def _claim(hub: Hub, token: str) -> list[WebhookInbox]:
-    """Take up to a batch of unprocessed deliveries (or ones a dead worker left claimed)."""
+class Claimed(NamedTuple):
+    id: int
+    payload: Any
+
+
+def _claim(hub: Hub, token: str) -> list[Claimed]:
+    """Take up to a batch of unprocessed deliveries (or ones a dead worker left claimed).
+
+    One UPDATE ... RETURNING: two drains never get the same row, and the payloads come back
+    with the claim.
+    """
     now = utcnow()
     expired = now - INBOX_CLAIM_EXPIRY
+    table = WebhookInbox.__table__  # type: ignore[attr-defined]
+    unclaimed = (
+        table.c.processed_at.is_(None),
+        or_(table.c.claimed_at.is_(None), table.c.claimed_at < expired),
+    )
     with hub.session() as s:
-        candidates = s.exec(
-            select(WebhookInbox.id)
+        rows = s.execute(
+            update(table)
             .where(
-                col(WebhookInbox.processed_at).is_(None),
-                or_(col(WebhookInbox.claimed_at).is_(None), col(WebhookInbox.claimed_at) < expired),
-            )
-            .order_by(col(WebhookInbox.id))
-            .limit(INBOX_BATCH)
-        ).all()
-        if not candidates:
-            return []
-        s.exec(  # type: ignore[call-overload]
-            update(WebhookInbox)
-            .where(
-                col(WebhookInbox.id).in_(list(candidates)),
-                col(WebhookInbox.processed_at).is_(None),
-                or_(col(WebhookInbox.claimed_at).is_(None), col(WebhookInbox.claimed_at) < expired),
+                table.c.id.in_(
+                    select(table.c.id).where(*unclaimed).order_by(table.c.id).limit(INBOX_BATCH)
+                ),
+                *unclaimed,
             )
             .values(claimed_by=token, claimed_at=now)
-        )
+            .returning(table.c.id, table.c.payload)
+        ).all()
         s.commit()
-        return list(
-            s.exec(
-                select(WebhookInbox)
-                .where(WebhookInbox.claimed_by == token, col(WebhookInbox.processed_at).is_(None))
-                .order_by(col(WebhookInbox.id))
-            ).all()
-        )
+    return sorted(Claimed(row_id, payload) for row_id, payload in rows)
 
 
 def _mark_processed(s: Session, results: Sequence[Result]) -> None:
@@ -170,14 +169,13 @@ def import_webhook_orders(hub: Hub) -> dict[str, int]:
 def _import_batch(
     hub: Hub,
     settings: WooCommerceSettings,
-    rows: Sequence[WebhookInbox],
+    rows: Sequence[Claimed],
     changes: list[StockChange],
 ) -> list[Result]:
     """Import one claimed batch; every row ends processed with its outcome."""
     results: list[Result] = []
-    parsed: list[tuple[WebhookInbox, StoreOrder]] = []
+    parsed: list[tuple[Claimed, StoreOrder]] = []
     for row in rows:
-        assert row.id is not None
         try:
             parsed.append((row, parse_order(row.payload)))
         except BadOrder as exc:
@@ -187,7 +185,6 @@ def _import_batch(
     finished = {row_id for row_id, _outcome, _message in done}
     rest: list[Result] = []
     for row, data in parsed:
-        assert row.id is not None
         if row.id not in finished:
             outcome, message = _import_one(hub, settings, row.id, data, changes)
             rest.append((row.id, outcome, message))
@@ -199,11 +196,11 @@ def _import_batch(
 def _import_new_together(
     hub: Hub,
     settings: WooCommerceSettings,
-    parsed: Sequence[tuple[WebhookInbox, StoreOrder]],
+    parsed: Sequence[tuple[Claimed, StoreOrder]],
     changes: list[StockChange],
 ) -> list[Result]:
     """Import the batch's new orders in one transaction; their results, or none if it failed."""
-    first: dict[int, tuple[WebhookInbox, StoreOrder]] = {}
+    first: dict[int, tuple[Claimed, StoreOrder]] = {}
     for row, data in parsed:
         first.setdefault(data.id, (row, data))
     if len(first) < 2:
@@ -222,7 +219,7 @@ def _import_new_together(
                 return []
             applied = insert_new_orders(s, [data for _row, data in new])
             results: list[Result] = [
-                (row.id or 0, a.outcome, "; ".join(a.unmatched))
+                (row.id, a.outcome, "; ".join(a.unmatched))
                 for (row, _data), a in zip(new, applied, strict=True)
             ]
             _mark_processed(s, results)
