@@ -53,8 +53,12 @@ class QueueSettings(Strict):
     workers: int = Field(default=4, ge=1, le=64)
     # Urgent work (receipts) gets its own consumer threads so sync chunks never delay it.
     urgent_workers: int = Field(default=1, ge=1, le=16)
-    # Longest idle poll; keep it short so a receipt is picked up quickly.
+    # Longest idle poll of the urgent lane for a receipt queued by another process (one
+    # queued by this process wakes a worker at once); keep it short.
     max_poll_delay: float = Field(default=0.05, gt=0, le=10)
+    # The same for the background lane (syncs, imports), where a little delay costs nothing
+    # and fewer polls keep an idle hub's CPU low.
+    background_poll_delay: float = Field(default=0.5, gt=0, le=60)
 
 
 class WebSettings(Strict):

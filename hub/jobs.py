@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -90,6 +90,9 @@ class Queue:
         self.tasks: dict[str, TaskSpec] = {}
         self.periodic: dict[str, PeriodicSpec] = {}
         self._consumers: list[Consumer] = []
+        # Tasks queued by this process wake one of its idle workers at once; polling is only
+        # for tasks other processes queue (a Redis lane blocks on its list and never polls).
+        self._wakeups: dict[str, _Wakeup] = {lane: _Wakeup() for lane in LANES}
 
     def register(
         self,
@@ -131,6 +134,8 @@ class Queue:
             raise KeyError(f"no task named {name!r}")
         task = spec.wrapper.s(*args, delay=delay, priority=priority)
         spec.wrapper.huey.enqueue(task)
+        if not delay:
+            self._wakeups[spec.lane].notify()
         return str(task.id)
 
     def pending(self) -> dict[str, int]:
@@ -148,20 +153,29 @@ class Queue:
             "urgent": urgent_workers or self.settings.urgent_workers,
             "background": workers or self.settings.workers,
         }
+        polls = {
+            "urgent": self.settings.max_poll_delay,
+            "background": self.settings.background_poll_delay,
+        }
         for lane, huey in self.lanes.items():
             consumer = _EmbeddedConsumer(
                 huey,
+                self._wakeups[lane],
                 workers=counts[lane],
                 periodic=False,  # the hub's own scheduler enqueues interval tasks
                 initial_delay=0.005,
                 backoff=1.3,
-                max_delay=self.settings.max_poll_delay,
+                max_delay=polls[lane],
                 check_worker_health=False,
             )
             consumer.start()
             self._consumers.append(consumer)
 
     def stop_consumers(self, graceful: bool = True) -> None:
+        for consumer in self._consumers:
+            consumer.stop_flag.set()
+        for wakeup in self._wakeups.values():
+            wakeup.notify_all()  # idle workers see the stop flag now, not at their next poll
         for consumer in self._consumers:
             consumer.stop(graceful=graceful)
         self._consumers.clear()
@@ -172,8 +186,74 @@ class Queue:
             huey.flush()
 
 
+class _Wakeup:
+    """Wake-up calls for a lane's idle workers: one per task queued, never lost.
+
+    A call made while every worker is busy is kept (up to a few), so a worker that finishes
+    and finds the queue empty still looks again at once rather than after its poll delay.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._calls = 0
+
+    def notify(self) -> None:
+        with self._cond:
+            self._calls = min(self._calls + 1, 64)
+            self._cond.notify()
+
+    def notify_all(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout``; True when woken by a call."""
+        with self._cond:
+            if not self._calls:
+                self._cond.wait(timeout)
+            if self._calls:
+                self._calls -= 1
+                return True
+            return False
+
+
+class _Worker(Worker):  # type: ignore[misc]
+    """A huey worker whose idle sleep ends early when this process queues a task."""
+
+    delay: float
+    default_delay: float
+    max_delay: float
+    backoff: float
+
+    def __init__(self, wakeup: _Wakeup, **kwargs: Any) -> None:
+        self.wakeup = wakeup
+        super().__init__(**kwargs)
+
+    def sleep(self) -> None:
+        self.delay = min(self.delay, self.max_delay)
+        if not self.stop_flag.is_set() and self.wakeup.wait(self.delay):
+            self.delay = self.default_delay
+        else:
+            self.delay *= self.backoff
+
+
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A consumer that runs beside the web server: signals stay with the main program."""
+
+    def __init__(self, huey: Huey, wakeup: _Wakeup, **kwargs: Any) -> None:
+        self.wakeup = wakeup
+        super().__init__(huey, **kwargs)
+
+    def _create_worker(self) -> _Worker:
+        return _Worker(
+            self.wakeup,
+            huey=self.huey,
+            stop_flag=self.stop_flag,
+            default_delay=self.default_delay,
+            max_delay=self.max_delay,
+            backoff=self.backoff,
+            max_tasks=self.max_tasks,
+        )
 
     def _set_signal_handlers(self) -> None:
         pass

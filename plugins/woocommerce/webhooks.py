@@ -69,15 +69,14 @@ def store_deliveries(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
     table = WebhookInbox.__table__  # type: ignore[attr-defined]
     inserted: set[tuple[Any, ...]] = set()
     with hub.session() as s:
-        for start in range(0, len(rows), 500):  # well under SQLite's bound-parameter limit
-            stmt = (
-                conflict_insert(s, table)
-                .values(rows[start : start + 500])
-                .on_conflict_do_nothing(index_elements=list(INBOX_KEY))
-                # RETURNING, not rowcount: only the rows inserted come back.
-                .returning(*(table.c[k] for k in INBOX_KEY))
-            )
-            inserted.update(tuple(r) for r in s.execute(stmt))
+        stmt = (
+            conflict_insert(s, table)
+            .on_conflict_do_nothing(index_elements=list(INBOX_KEY))
+            # RETURNING, not rowcount: only the rows inserted come back.
+            .returning(*(table.c[k] for k in INBOX_KEY))
+        )
+        # A list of rows: one compiled statement, sent as multi-row batches by SQLAlchemy.
+        inserted.update(tuple(r) for r in s.execute(stmt, rows))
         s.commit()
     outcome = []
     for row in rows:

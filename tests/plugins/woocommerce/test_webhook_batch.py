@@ -127,7 +127,9 @@ def test_a_batch_that_fails_as_a_whole_is_imported_one_by_one(tmp_path: Path) ->
         with hub.session() as s:
             s.add(Order(number=f"W{placed[1]['number']}", channel="till"))
             s.commit()
-        store_deliveries(hub, [delivery(x) for x in placed])
+        # A delivery twice in one group commit: stored once.
+        stored = store_deliveries(hub, [delivery(x) for x in [*placed, placed[0]]])
+        assert stored == [True, True, True, True, False]
         totals = import_webhook_orders(hub)
         assert totals == {"imported": 3, "failed": 1}
         outcomes = inbox_outcomes(w)
