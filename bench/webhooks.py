@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import sys
 import tempfile
@@ -92,6 +93,12 @@ def build_orders(template: dict[str, Any], n: int, rng: random.Random) -> list[d
             }
         )
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def delivery_request(host: str, body: bytes) -> bytes:
@@ -240,6 +247,7 @@ def main() -> None:
             # Signed beforehand: the hub's signature check is measured, not the sender's.
             host = f"127.0.0.1:{hub_port}"
             requests = [delivery_request(host, body) for body in sent]
+            cpu_before = cpu_seconds(hub.pid)
             began = time.perf_counter()
             wall, statuses, latencies = asyncio.run(
                 send_all("127.0.0.1", hub_port, requests, args.concurrency)
@@ -257,6 +265,7 @@ def main() -> None:
                     raise RuntimeError(f"not all imported: {figures}")
                 time.sleep(0.05)
             end_to_end = time.perf_counter() - began
+            hub_cpu = cpu_seconds(hub.pid) - cpu_before
 
             wrong_stock = 0
             for sku_, qty in expected.items():
@@ -277,6 +286,7 @@ def main() -> None:
                 "ingest_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
                 "imported": figures["imported"],
                 "end_to_end_s": round(end_to_end, 2),
+                "hub_cpu_ms_per_order": round(hub_cpu * 1000 / args.orders, 2),
                 "imported_per_s": round(args.orders / end_to_end, 1),
                 "skus_with_wrong_stock": wrong_stock,
                 "exactly_once": figures["imported"] == args.orders and wrong_stock == 0,
@@ -296,7 +306,8 @@ def main() -> None:
             )
             print(
                 f"{figures['imported']} of {args.orders} orders imported in {end_to_end:.2f} s "
-                f"from the first delivery: {result['imported_per_s']} orders/s end to end"
+                f"from the first delivery: {result['imported_per_s']} orders/s end to end, "
+                f"{result['hub_cpu_ms_per_order']} ms of hub CPU per order"
             )
             print(
                 f"exactly once: {result['exactly_once']} "
