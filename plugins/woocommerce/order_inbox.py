@@ -133,17 +133,26 @@ def schedule_drain(hub: Hub) -> None:
     with _drain_lock:
         if now >= _drain_next_free:
             _drain_next_free = now + DRAIN_WINDOW
-            delay: float | None = None
+            delay = 0.0
         elif _drain_trailing_for < _drain_next_free:
             _drain_trailing_for = _drain_next_free
             delay = _drain_next_free - now
         else:
             return
-    hub.enqueue(INBOX_TASK, delay=delay, priority=Priority.ORDER_IMPORT)
+    # The trailing drain waits out the window itself rather than as a delayed task: Huey
+    # moves delayed tasks to the queue on a one-second tick, which would leave the last
+    # deliveries of a burst waiting a second for nothing.
+    hub.enqueue(INBOX_TASK, time.time() + delay, priority=Priority.ORDER_IMPORT)
 
 
-def import_webhook_orders(hub: Hub) -> dict[str, int]:
-    """Task: import what the webhook receiver stored, until the inbox is empty (or a budget)."""
+def import_webhook_orders(hub: Hub, not_before: float | None = None) -> dict[str, int]:
+    """Task: import what the webhook receiver stored, until the inbox is empty (or a budget).
+
+    ``not_before`` (epoch seconds) is when a trailing drain should start; it is at most one
+    drain window away.
+    """
+    if not_before is not None:
+        time.sleep(min(max(0.0, not_before - time.time()), DRAIN_WINDOW))
     settings = settings_of(hub)
     token = uuid.uuid4().hex[:16]
     deadline = time.monotonic() + INBOX_BUDGET_SECONDS
