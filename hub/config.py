@@ -56,9 +56,9 @@ class QueueSettings(Strict):
     # Longest idle poll of the urgent lane for a receipt queued by another process (one
     # queued by this process wakes a worker at once); keep it short.
     max_poll_delay: float = Field(default=0.05, gt=0, le=10)
-    # The same for the background lane (syncs, imports), where a little delay costs nothing
-    # and fewer polls keep an idle hub's CPU low.
-    background_poll_delay: float = Field(default=0.5, gt=0, le=60)
+    # The same for the background lane (syncs, imports). Measured: at 0.5 s the receipts
+    # printed during a catalogue sync had a p99 of 450-630 ms instead of 70 ms, so it stays short.
+    background_poll_delay: float = Field(default=0.05, gt=0, le=60)
 
 
 class WebSettings(Strict):
