@@ -1,1 +1,0 @@
-"""Plugins that fail on purpose, for the hub's isolation tests."""
