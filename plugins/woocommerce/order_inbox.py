@@ -182,24 +182,23 @@ def _import_batch(
     changes: list[StockChange],
 ) -> list[Result]:
     """Import one claimed batch; every row ends processed with its outcome."""
-    results: list[Result] = []
+    unreadable: list[Result] = []
     parsed: list[tuple[Claimed, StoreOrder]] = []
     for row in rows:
         try:
             parsed.append((row, parse_order(row.payload)))
         except BadOrder as exc:
-            results.append((row.id, "failed", str(exc)))
-    done = _import_new_together(hub, settings, parsed, changes)
-    results.extend(done)
-    finished = {row_id for row_id, _outcome, _message in done}
-    rest: list[Result] = []
+            unreadable.append((row.id, "failed", str(exc)))
+    # The batch road marks its own rows processed in its transaction; the rest are marked here.
+    together = _import_new_together(hub, settings, parsed, changes)
+    finished = {row_id for row_id, _outcome, _message in together}
+    one_by_one: list[Result] = []
     for row, data in parsed:
         if row.id not in finished:
             outcome, message = _import_one(hub, settings, row.id, data, changes)
-            rest.append((row.id, outcome, message))
-    failed = [r for r in results if r[1] == "failed"]
-    _finish(hub, failed + rest)
-    return results + rest
+            one_by_one.append((row.id, outcome, message))
+    _finish(hub, unreadable + one_by_one)
+    return unreadable + together + one_by_one
 
 
 def _import_new_together(
@@ -239,12 +238,12 @@ def _import_new_together(
         log.debug("batch import fell back to one by one after %s", type(exc).__name__)
         return []
     for a in applied:
-        _after(hub, a, changes)
+        fire_applied(hub, a, changes)
+        _report_unmatched(hub, a)
     return results
 
 
-def _after(hub: Hub, applied: Applied, changes: list[StockChange]) -> None:
-    fire_applied(hub, applied, changes)
+def _report_unmatched(hub: Hub, applied: Applied) -> None:
     if applied.unmatched:
         record_event(hub, "order_line_unmatched", "; ".join(applied.unmatched))
 
@@ -274,6 +273,5 @@ def _import_one(
     except Exception as exc:
         log.exception("webhook delivery %s failed to import", row_id)
         return "failed", f"{type(exc).__name__}: {exc}"
-    if applied.unmatched:
-        record_event(hub, "order_line_unmatched", "; ".join(applied.unmatched))
+    _report_unmatched(hub, applied)
     return applied.outcome, "; ".join(applied.unmatched)

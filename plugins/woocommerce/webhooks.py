@@ -61,6 +61,23 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 INBOX_KEY = ("order_id", "date_modified", "digest")
 
 
+def inbox_row(
+    order_id: int, date_modified: str, body: bytes, payload: Any, topic: str, delivery_id: str
+) -> dict[str, Any]:
+    """The inbox row for one delivery, keyed by order, version and a digest of the raw body."""
+    return {
+        "order_id": order_id,
+        "date_modified": date_modified,
+        "digest": hashlib.sha256(body).hexdigest(),
+        "topic": topic[:60],
+        "delivery_id": delivery_id[:100] or None,
+        "payload": payload,
+        "received_at": utcnow(),
+        "outcome": "",
+        "message": "",
+    }
+
+
 def store_deliveries(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
     """Insert inbox rows in one transaction; per row, False when it was a duplicate.
 
@@ -159,17 +176,8 @@ def receiver(hub: Hub) -> Any:
             data = orders.parse_order(payload)
         except orders.BadOrder as exc:
             return _error(400, "invalid_order", str(exc))
-        row = {
-            "order_id": data.id,
-            "date_modified": data.date_modified,
-            "digest": hashlib.sha256(body).hexdigest(),
-            "topic": topic[:60],
-            "delivery_id": request.headers.get("x-wc-webhook-delivery-id", "")[:100] or None,
-            "payload": payload,
-            "received_at": utcnow(),
-            "outcome": "",
-            "message": "",
-        }
+        delivery_id = request.headers.get("x-wc-webhook-delivery-id", "")
+        row = inbox_row(data.id, data.date_modified, body, payload, topic, delivery_id)
         if not await writer.store(row):
             return JSONResponse({"ok": True, "duplicate": True, "order": data.id})
         return JSONResponse({"ok": True, "queued": True, "order": data.id})

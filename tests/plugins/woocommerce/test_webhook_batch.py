@@ -4,20 +4,18 @@ per line, hooks fire once per order and every delivery ends with its outcome."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
 
-from hub.db import utcnow
 from hub.models import Order
 from plugins.woocommerce import orders
 from plugins.woocommerce.order_inbox import import_webhook_orders
 from plugins.woocommerce.store import recent_events
 from plugins.woocommerce.tables import WebhookInbox
-from plugins.woocommerce.webhooks import store_deliveries
+from plugins.woocommerce.webhooks import inbox_row, store_deliveries
 from tests.plugins.woocommerce.test_orders_import import (
     catalogue,
     moves,
@@ -32,19 +30,9 @@ from tests.plugins.woocommerce.test_webhooks_orders import inbox_outcomes
 
 
 def delivery(body: dict[str, Any], topic: str = "order.created") -> dict[str, Any]:
-    """An inbox row as the receiver stores it."""
-    raw = json.dumps(body).encode()
-    return {
-        "order_id": body["id"],
-        "date_modified": str(body.get("date_modified_gmt", ""))[:19],
-        "digest": hashlib.sha256(raw).hexdigest(),
-        "topic": topic,
-        "delivery_id": None,
-        "payload": body,
-        "received_at": utcnow(),
-        "outcome": "",
-        "message": "",
-    }
+    """An inbox row as the receiver stores it (here also for a body it would refuse)."""
+    modified = str(body.get("date_modified_gmt", ""))[:19]
+    return inbox_row(body["id"], modified, json.dumps(body).encode(), body, topic, "")
 
 
 def test_a_batch_of_new_orders_imports_together_with_the_odd_ones_one_by_one(
