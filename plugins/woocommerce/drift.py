@@ -316,7 +316,12 @@ class DriftScan:
             confirmed = InventoryPush.confirmations(s, [x.sku for x in drifted])
             for x in drifted:
                 order, moved = orders.get(x.sku, (None, 0))
-                if order is not None and x.pushed is not None and x.pushed + moved == x.store_stock:
+                # Explained when the imported orders account for the whole difference; a sale
+                # too when the POS agrees with the store once those orders are imported.
+                by_orders = (
+                    order is not None and x.pushed is not None and x.pushed + moved == x.store_stock
+                )
+                if by_orders or x.store_stock == x.wanted:
                     self.count("explained")
                     s.add(
                         ChangeLogEntry(
@@ -325,32 +330,16 @@ class DriftScan:
                             field="stock",
                             store_value=str(x.store_stock),
                             expected_value=str(x.pushed),
-                            explained=True,
+                            explained=by_orders,
                             order_id=order,
                             corrected_at=now,
-                            outcome="explained by online orders",
+                            outcome="explained by online orders"
+                            if by_orders
+                            else "the POS level now matches the store",
                         )
                     )
                     if x.store_stock == x.wanted:
                         explained_ok.append((x.sku, x.wanted))
-                    continue
-                if x.store_stock == x.wanted:
-                    # The POS agrees after importing orders: a sale, explained.
-                    self.count("explained")
-                    s.add(
-                        ChangeLogEntry(
-                            sku=x.sku,
-                            store_id=x.store_id,
-                            field="stock",
-                            store_value=str(x.store_stock),
-                            expected_value=str(x.pushed),
-                            explained=False,
-                            order_id=order,
-                            corrected_at=now,
-                            outcome="the POS level now matches the store",
-                        )
-                    )
-                    explained_ok.append((x.sku, x.wanted))
                     continue
                 entry = ChangeLogEntry(
                     id=self.already_logged(s, x.sku, "stock", str(x.store_stock)),
