@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.metadata import EntryPoint, entry_points
@@ -128,26 +128,22 @@ class PluginHost:
         Returns ``(plugin name, result)`` for each implementation that returned without raising
         and did not return ``None``. Plugins in state ``error`` from start-up are skipped.
         """
-        results = []
-        for impl in self.implementations(hook):
-            record = self.plugins.get(impl.plugin_name)
-            if record is None or not self._runnable(record, hook):
-                continue
-            value = self._invoke(record, impl, kwargs)
-            if value is not None and not isinstance(value, _Unset):
-                results.append((record.name, value))
-        return results
+        return list(self._answers(hook, kwargs))
 
     def call_first(self, hook: str, **kwargs: Any) -> Any:
         """Call implementations in order until one returns something other than ``None``."""
+        first = next(self._answers(hook, kwargs), None)
+        return None if first is None else first[1]
+
+    def _answers(self, hook: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """Each runnable implementation's answer, lazily: calls stop when the caller does."""
         for impl in self.implementations(hook):
             record = self.plugins.get(impl.plugin_name)
             if record is None or not self._runnable(record, hook):
                 continue
             value = self._invoke(record, impl, kwargs)
             if value is not None and not isinstance(value, _Unset):
-                return value
-        return None
+                yield record.name, value
 
     def _runnable(self, record: PluginRecord, hook: str) -> bool:
         if hook.startswith("hub_") and hook not in ("hub_startup", "hub_shutdown"):
