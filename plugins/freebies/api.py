@@ -193,6 +193,14 @@ def _changed(hub: Hub) -> None:
     hub.enqueue("publish", "change")
 
 
+def _saved(hub: Hub, s: Session, row: Campaign) -> dict[str, Any]:
+    """Commit ``row`` and describe it as the API shows it."""
+    s.add(row)
+    s.commit()
+    s.refresh(row)
+    return campaign_dict(hub, row)
+
+
 def create_campaign(hub: Hub, data: CampaignIn) -> dict[str, Any]:
     row = Campaign(
         name=data.name,
@@ -210,10 +218,7 @@ def create_campaign(hub: Hub, data: CampaignIn) -> dict[str, Any]:
     _set_rule(row, data.rule)
     with hub.session() as s:
         _check(s, row)
-        s.add(row)
-        s.commit()
-        s.refresh(row)
-        result = campaign_dict(hub, row)
+        result = _saved(hub, s, row)
     _changed(hub)
     return result
 
@@ -248,10 +253,7 @@ def update_campaign(hub: Hub, campaign_id: int, patch: CampaignPatch) -> dict[st
                 setattr(row, key, fields[key])
         _check(s, row)
         row.updated_at = utcnow()
-        s.add(row)
-        s.commit()
-        s.refresh(row)
-        result = campaign_dict(hub, row)
+        result = _saved(hub, s, row)
     _changed(hub)
     return result
 
@@ -266,10 +268,7 @@ def end_campaign(hub: Hub, campaign_id: int) -> dict[str, Any]:
             row.end_at = max(now, row.start_at) if row.end_at > now else row.end_at
             row.ended_at = now
         row.updated_at = now
-        s.add(row)
-        s.commit()
-        s.refresh(row)
-        result = campaign_dict(hub, row)
+        result = _saved(hub, s, row)
     _changed(hub)
     return result
 
