@@ -115,10 +115,13 @@ def routes(hub: Hub) -> list[BaseRoute]:
     def page_context(**extra: Any) -> dict[str, Any]:
         return {"channels": CHANNELS, "time_zone": hub.timezone.key, "error": "", **extra}
 
-    async def campaigns_page(request: Request) -> Response:
-        state = request.query_params.get("state") or None
-        if state not in (None, *STATES):
-            state = None
+    async def campaigns_view(
+        request: Request,
+        state: str | None,
+        form: dict[str, Any],
+        error: str = "",
+        status_code: int = 200,
+    ) -> Response:
         listing = await run_in_threadpool(list_campaigns, hub, state)
         return render(
             request,
@@ -129,9 +132,17 @@ def routes(hub: Hub) -> list[BaseRoute]:
                 total=listing["total"],
                 states=STATES,
                 state=state or "",
-                form=EMPTY_FORM,
+                form=form,
+                error=error,
             ),
+            status_code=status_code,
         )
+
+    async def campaigns_page(request: Request) -> Response:
+        state = request.query_params.get("state") or None
+        if state not in (None, *STATES):
+            state = None
+        return await campaigns_view(request, state, EMPTY_FORM)
 
     @require_role("admin")
     async def create(request: Request) -> Response:
@@ -140,21 +151,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
             data = parse_model(CampaignIn, campaign_body(values))
             created = await run_in_threadpool(create_campaign, hub, data)
         except (JSONError, InputError) as exc:
-            listing = await run_in_threadpool(list_campaigns, hub, None)
-            return render(
-                request,
-                "freebies/campaigns.html",
-                page_context(
-                    title="Campaigns",
-                    campaigns=listing["campaigns"],
-                    total=listing["total"],
-                    states=STATES,
-                    state="",
-                    form=values,
-                    error=describe(exc),
-                ),
-                status_code=422,
-            )
+            return await campaigns_view(request, None, values, describe(exc), 422)
         flash(request, f"Campaign “{created['name']}” created; the store follows shortly.")
         return RedirectResponse("/admin/freebies", status_code=303)
 
