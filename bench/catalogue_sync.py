@@ -19,10 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from processes import hub_run, start, stop, wait_http
 
 from hub.pos import ProductIn
 from hub.runtime import Runtime
@@ -37,36 +34,6 @@ from hub.testing import TEST_TOKEN, free_port, make_settings
 
 KEY, SECRET = "ck_bench", "cs_bench"
 CONCURRENCY = 4
-
-
-def start(cmd: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HUB_LOG_LEVEL": "WARNING"},
-    )
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 class Setup:
@@ -130,16 +97,7 @@ class Setup:
         runtime.migrate()
         runtime.stop()
         self.hub = start(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "--config",
-                str(workdir / "hub.toml"),
-                "run",
-                "--port",
-                str(self.hub_port),
-            ],
+            hub_run(workdir, self.hub_port),
             workdir,
         )
         wait_http(self.hub_url + "/health/ready")

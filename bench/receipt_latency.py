@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from processes import hub_run, stop
 
 from hub.testing import TEST_TOKEN, free_port, make_settings
 from plugins.brother_printer.virtual_printer import VirtualPrinter
@@ -57,8 +57,7 @@ def percentile(values: list[float], p: float) -> float:
 def start_hub(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     log = open(workdir / "hub.log", "wb")  # noqa: SIM115 (kept open for the process's life)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "--config", str(workdir / "hub.toml"), "run"]
-        + ["--port", str(port)],
+        hub_run(workdir, port),
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -75,14 +74,6 @@ def start_hub(workdir: Path, port: int) -> subprocess.Popen[bytes]:
             proc.kill()
             raise RuntimeError(f"hub run did not become ready; see {workdir / 'hub.log'}")
         time.sleep(0.02)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 # --- load --------------------------------------------------------------------------------

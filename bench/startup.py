@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
+from processes import hub_run, stop
 
 from hub.testing import TEST_TOKEN, free_port, make_settings
 
@@ -29,16 +28,7 @@ from hub.testing import TEST_TOKEN, free_port, make_settings
 def start_hub(workdir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "--config",
-            str(workdir / "hub.toml"),
-            "run",
-            "--port",
-            str(port),
-        ],
+        hub_run(workdir, port),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -54,14 +44,6 @@ def start_hub(workdir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]
             proc.kill()
             raise RuntimeError("hub run did not become ready within 60 s")
         time.sleep(0.005)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalogue_sync import start, stop, wait_http  # noqa: E402
+from processes import hub_run, start, stop, wait_http  # noqa: E402
 
 from hub.pos import ProductIn
 from hub.runtime import Runtime
@@ -217,16 +217,7 @@ def main() -> None:
             runtime.migrate()
             runtime.stop()
             hub = start(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub.cli",
-                    "--config",
-                    str(workdir / "hub.toml"),
-                    "run",
-                    "--port",
-                    str(hub_port),
-                ],
+                hub_run(workdir, hub_port),
                 workdir,
             )
             wait_http(hub_url + "/health/live")
