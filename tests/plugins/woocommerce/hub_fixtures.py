@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from hub.runtime import Runtime
-from hub.testing import client, make_settings, running_hub
+from hub.testing import TEST_TOKEN, client, make_settings, running_hub, serve
 from plugins.woocommerce.simulator import RunningSimulator, SimulatedStore, run_simulator
 
 KEY, SECRET = "ck_hubtest", "cs_hubtest"
@@ -57,7 +57,10 @@ def world(
     backend: dict[str, Any] | None = None,
     extra_plugins: list[str] | None = None,
     store: SimulatedStore | None = None,
+    port: int | None = None,
 ) -> Iterator[World]:
+    """The hub in-process with a worker; with ``port``, also served over HTTP on that port
+    (for the store's webhook deliveries), and ``http`` talks to it there."""
     store = store or SimulatedStore(consumer_key=KEY, consumer_secret=SECRET, seed=7)
     store.webhook_delay = 0.0
     with run_simulator(store) as sim:
@@ -79,5 +82,20 @@ def world(
             plugin_config={"woocommerce": section},
             **(backend or {}),
         )
-        with running_hub(config, worker=True) as rt, client(rt) as http:
+        with running_hub(config, worker=True) as rt, _http(rt, port) as http:
             yield World(store=store, sim=sim, rt=rt, http=http)
+
+
+@contextmanager
+def _http(rt: Runtime, port: int | None) -> Iterator[httpx.Client]:
+    if port is None:
+        with client(rt) as http:
+            yield http
+        return
+    with (
+        serve(rt.app(), port=port) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, timeout=30
+        ) as http,
+    ):
+        yield http

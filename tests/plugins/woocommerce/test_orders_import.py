@@ -14,11 +14,10 @@ from sqlmodel import col, select
 
 from hub.context import Hub
 from hub.models import Order, OrderLine
-from hub.testing import TEST_TOKEN, free_port, make_settings, running_hub, serve, wait_for
+from hub.testing import free_port, wait_for
 from plugins.woocommerce import orders
-from plugins.woocommerce.simulator import SimulatedStore, run_simulator
 from plugins.woocommerce.tables import OrderLink, OrderStockMove
-from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World
+from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 
 WEBHOOK_SECRET = "whsec-orders-test"
 API = "/api/integrations/woocommerce"
@@ -32,42 +31,21 @@ def order_world(
     backend: dict[str, Any] | None = None,
     recorder: bool = True,
 ) -> Iterator[World]:
-    """Like ``hub_fixtures.world``, but the hub's port is chosen first, so that its settings
-    can name the URL the store delivers webhooks to."""
-    store = SimulatedStore(consumer_key=KEY, consumer_secret=SECRET, seed=7)
-    store.webhook_delay = 0.0
+    """``hub_fixtures.world`` served on a port chosen first, so that its settings can name
+    the URL the store delivers webhooks to."""
     port = free_port()
-    with run_simulator(store) as sim:
-        section = {
-            "store_url": sim.url,
-            "consumer_key": KEY,
-            "consumer_secret": SECRET,
-            "auth": "basic",
-            "timeout_seconds": 5,
-            "edit_debounce_seconds": 60,
-            "watermark_overlap_seconds": 5,
-            "webhook_secret": WEBHOOK_SECRET,
-            "webhook_url": f"http://127.0.0.1:{port}",
-            # Tests drive polls and checks themselves.
-            "order_poll_interval_seconds": 3600,
-            "webhook_check_interval_seconds": 3600,
-            "order_poll_overlap_seconds": 5,
-            **(settings or {}),
-        }
-        config = make_settings(
-            tmp_path,
-            plugins=["woocommerce", *(["recorder"] if recorder else [])],
-            plugin_config={"woocommerce": section},
-            **(backend or {}),
-        )
-        with (
-            running_hub(config, worker=True) as rt,
-            serve(rt.app(), port=port) as url,
-            httpx.Client(
-                base_url=url, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, timeout=30
-            ) as http,
-        ):
-            yield World(store=store, sim=sim, rt=rt, http=http)
+    section = {
+        "webhook_secret": WEBHOOK_SECRET,
+        "webhook_url": f"http://127.0.0.1:{port}",
+        # Tests drive polls and checks themselves.
+        "order_poll_interval_seconds": 3600,
+        "webhook_check_interval_seconds": 3600,
+        "order_poll_overlap_seconds": 5,
+        **(settings or {}),
+    }
+    plugins = ["recorder"] if recorder else []
+    with world(tmp_path, settings=section, backend=backend, extra_plugins=plugins, port=port) as w:
+        yield w
 
 
 def plugin_hub(w: World) -> Hub:
