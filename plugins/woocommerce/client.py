@@ -50,6 +50,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from .client_errors import (
     AmbiguousWrite,
@@ -234,6 +235,15 @@ def _encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if not params:
         return []
     return [(str(k), _param_value(v)) for k, v in params.items() if v is not None]
+
+
+# Batch bodies and answers run to hundreds of kilobytes; orjson reads and writes them several
+# times faster than the standard library, and the sync's CPU is shared with the till.
+_JSON_BODY = {"Content-Type": "application/json"}
+
+
+def _encode_json(body: Json) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _fields_param(fields: Sequence[str] | str | None) -> str | None:
@@ -598,7 +608,8 @@ class WooClient:
                         method,
                         url,
                         params=[*query, *self._auth_params(method, url, query)],
-                        json=json,
+                        content=None if json is None else _encode_json(json),
+                        headers=_JSON_BODY if json is not None else None,
                     )
                     # Read inside the semaphore so a slow body still counts as in flight.
                     await response.aread()
@@ -738,7 +749,7 @@ class WooClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            return orjson.loads(response.content)
         except ValueError:
             content_type = response.headers.get("content-type", "")
             raise InvalidResponse(
@@ -758,7 +769,7 @@ class WooClient:
         where = {"method": method, "path": path}
         body: Json = None
         try:
-            body = response.json()
+            body = orjson.loads(response.content)
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("code"), str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ from urllib.parse import parse_qsl
 from .errors import ApiError
 from .listing import filter_fields, link_header, parse_fields, total_pages
 from .state import WRITE_METHODS, SimulatedStore
+from .util import parse_json
 
 FORBIDDEN = {
     "list": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
@@ -75,7 +75,7 @@ class Ctx:
                 self._body = dict(self.form())
             elif self.raw_body.strip():
                 try:
-                    self._body = json.loads(self.raw_body)
+                    self._body = parse_json(self.raw_body)
                 except ValueError:
                     raise ApiError(
                         400,

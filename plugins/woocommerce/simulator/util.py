@@ -8,6 +8,8 @@ import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 _NOT_DECIMAL = re.compile(r"[^0-9.\-]")
 _DATE_RE = re.compile(
@@ -102,8 +104,19 @@ def php_json(body: Any) -> bytes:
     return text.replace("/", "\\/").encode()
 
 
+def parse_json(raw: bytes) -> Any:
+    """A request body; ValueError when it is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except ValueError:
+        # orjson refuses integers beyond 64 bits; the standard parser takes them.
+        return json.loads(raw)
+
+
 def rest_json(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    # Compact UTF-8 like json.dumps(separators=(",", ":"), ensure_ascii=False), several times
+    # faster: the simulator's own CPU must not be what a benchmark against it measures.
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 def truthy(value: Any) -> bool:
