@@ -1,7 +1,10 @@
 """Who is calling: API tokens for machines, users with hashed passwords for people.
 
 Credentials are accepted as ``Authorization: Bearer <token>``, as HTTP Basic with a user's
-name and password, or as the signed session cookie set by the login page.
+name and password, or as the signed session cookie set by the login page. A session names a user
+who is looked up again on every request (a deleted user is refused, a changed role applies at
+once), and an unsafe request made with the cookie needs the session's CSRF token in the
+``X-CSRF-Token`` header, since a browser sends the cookie whoever made the page.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from hub.models import User
 
 ROLES = ("staff", "admin")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def hash_password(password: str) -> str:
@@ -113,10 +118,55 @@ class Authenticator:
                 return None
             return self.check_user(username, password)
         if "session" in request.scope:
-            user = request.session.get("user")
-            if isinstance(user, dict) and user.get("role") in ROLES:
-                return Principal(str(user.get("name")), str(user["role"]), "session")
+            return self.session_user(request.session)
         return None
+
+    def session_user(self, session: dict[str, Any]) -> Principal | None:
+        """The user a session names, as the database has it now.
+
+        The cookie only says who logged in: a user deleted since is refused (and the session
+        forgets them), and a changed role applies at once rather than when the cookie expires.
+        """
+        data = session.get("user")
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            return None
+        with self.session() as s:
+            user = s.exec(select(User).where(User.username == data["name"])).first()
+        if user is None or user.role not in ROLES:
+            session.pop("user", None)
+            return None
+        if user.role != data.get("role"):
+            session["user"] = {"name": user.username, "role": user.role}
+        return Principal(user.username, user.role, "session")
+
+
+def csrf_ok(session: dict[str, Any], given: str | None) -> bool:
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def csrf_refusal(request: Request, principal: Principal) -> JSONResponse | None:
+    """A 403 for an unsafe request made with the session cookie but without its CSRF header.
+
+    Token and Basic clients send their credentials themselves, so no other site can make them
+    send a request; they need no CSRF token.
+    """
+    if principal.via != "session" or request.method in SAFE_METHODS:
+        return None
+    if csrf_ok(request.session, request.headers.get(CSRF_HEADER)):
+        return None
+    return JSONResponse(
+        {
+            "error": {
+                "code": "csrf",
+                "message": "a request made with the session cookie needs the session's "
+                "CSRF token in the X-CSRF-Token header",
+            }
+        },
+        status_code=403,
+    )
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -141,8 +191,11 @@ def requires(role: str = "staff") -> Callable[[Endpoint], Endpoint]:
             principal = request.scope.get("principal")
             if principal is None:
                 principal = await run_in_threadpool(auth.principal, request)
-            if principal is None:
-                return unauthorized()
+                if principal is None:
+                    return unauthorized()
+                refusal = csrf_refusal(request, principal)
+                if refusal is not None:
+                    return refusal
             if role == "admin" and not principal.is_admin:
                 return JSONResponse(
                     {"error": {"code": "forbidden", "message": "this needs the admin role"}},
@@ -171,8 +224,8 @@ class ApiAuthMiddleware:
             request = Request(scope, receive)
             auth: Authenticator = scope["app"].state.auth
             principal = await run_in_threadpool(auth.principal, request)
-            if principal is None:
-                response = unauthorized()
+            response = unauthorized() if principal is None else csrf_refusal(request, principal)
+            if response is not None:
                 await response(scope, receive, send)
                 return
             scope["principal"] = principal

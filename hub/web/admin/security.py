@@ -6,27 +6,22 @@ when ``web.secure_cookies`` is set). It holds the user's name and role and the C
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from hub.models import User
 from hub.types import AdminPage
-from hub.web.auth import ROLES, Principal
+from hub.web.auth import CSRF_HEADER, SAFE_METHODS, Authenticator, Principal, csrf_ok
 
 CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = ("/admin/login",)
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_FORM_BYTES = 1 << 20
 
 # Admin pages are never framed, cached or fed to other origins.
@@ -49,13 +44,6 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.session["csrf"] = token
     return token
-
-
-def csrf_ok(session: dict[str, Any], given: str | None) -> bool:
-    expected = session.get("csrf")
-    if not isinstance(expected, str) or not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def login_session(request: Request, name: str, role: str) -> None:
@@ -182,16 +170,9 @@ class AdminMiddleware:
 
 
 def current_user(app: Any, session: dict[str, Any]) -> Principal | None:
-    data = session.get("user")
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        return None
-    with app.state.runtime.session() as s:
-        user = s.exec(select(User).where(User.username == data["name"])).first()
-    if user is None or user.role not in ROLES:
-        return None
-    if user.role != data.get("role"):
-        session["user"] = {"name": user.username, "role": user.role}
-    return Principal(user.username, user.role, "session")
+    """The session's user as the database has it now; the JSON API reads it the same way."""
+    auth: Authenticator = app.state.auth
+    return auth.session_user(session)
 
 
 async def read_body(receive: Any) -> bytes | None:
