@@ -47,9 +47,7 @@ def first_admin(runtime: Any) -> None:
 def serve(runtime: Any, host: str, port: int, with_worker: bool) -> None:
     import uvicorn
 
-    runtime.start_plugins()
-    if with_worker:
-        runtime.start_worker()
+    runtime.start(worker=with_worker)
     config = uvicorn.Config(
         runtime.app(), host=host, port=port, log_level="info", access_log=False, lifespan="off"
     )
@@ -89,8 +87,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runtime = build_runtime(args)
     if migrate.pending(runtime.engine, runtime.plugin_migration_dirs()):
         raise StartupError("the database is not up to date: run `hub db upgrade` first")
-    runtime.start_plugins()
-    runtime.start_worker(args.workers)
+    runtime.start(worker=True, workers=args.workers)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -164,8 +161,6 @@ WOOCOMMERCE_SYNC = "/api/integrations/woocommerce/sync"
 CAMPAIGNS_PUBLISH = "/api/freebies/publish"
 CAMPAIGNS_KIND = "freebies.publish"
 SYNC_KINDS = ("products", "inventory", "orders", "campaigns")
-# How long to wait for the publication job to appear in the ledger (it is created by its task).
-CAMPAIGN_JOB_WAIT = 30.0
 
 
 def hub_url(args: argparse.Namespace, settings: Settings | None) -> str:
@@ -214,33 +209,28 @@ def request_woocommerce_sync(client: Any, args: argparse.Namespace) -> int:
     return int(response.json()["id"])
 
 
-def request_campaign_publication(client: Any, args: argparse.Namespace) -> int | None:
-    """Queue a publication and find its job (the task creates it; requests coalesce)."""
-    import time
-
+def request_campaign_publication(client: Any) -> int:
+    """Queue a publication; the hub answers with its job (a new one, or the one it joins)."""
     from hub.progress import HubUnavailable, error_message
 
-    before = client.jobs(CAMPAIGNS_KIND, limit=1)
-    last_id = before[0]["id"] if before else 0
     response = client.request("POST", CAMPAIGNS_PUBLISH)
     if response.status_code == 404:
         raise HubUnavailable("this hub has no campaign publication (is freebies enabled?)")
     if response.status_code not in (200, 201, 202):
         raise HubUnavailable(f"the hub refused the publication: {error_message(response)}")
-    deadline = time.monotonic() + (5.0 if args.no_wait else CAMPAIGN_JOB_WAIT)
-    while time.monotonic() < deadline:
-        newer = [j for j in client.jobs(CAMPAIGNS_KIND, limit=10) if j["id"] > last_id]
-        if newer:
-            return int(min(j["id"] for j in newer))
-        time.sleep(0.2)
-    return None
+    job = response.json().get("job")
+    if not isinstance(job, dict) or not isinstance(job.get("id"), int):
+        raise HubUnavailable(
+            "the hub queued a publication but named no job to follow "
+            f"(see `hub jobs --kind {CAMPAIGNS_KIND}`)"
+        )
+    return int(job["id"])
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hub.progress import (
-        EXIT_INTERRUPTED,
         EXIT_USAGE,
         HubClient,
         HubUnavailable,
@@ -261,16 +251,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     client = HubClient(hub_url(args, settings), api_token(args, settings))
     try:
         if args.kind == "campaigns":
-            job_id = request_campaign_publication(client, args)
-            if job_id is None:
-                print(
-                    "publication queued, but no job started yet: is a worker running? "
-                    f"(see `hub jobs --kind {CAMPAIGNS_KIND}`)",
-                    file=sys.stderr,
-                )
-                return EXIT_INTERRUPTED
+            job_id = request_campaign_publication(client)
         else:
             job_id = request_woocommerce_sync(client, args)
+        # Queued is all --no-wait waits for, whatever the kind: no worker needs to be running.
         if args.no_wait:
             print(job_id, flush=True)
             return 0

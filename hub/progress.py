@@ -30,6 +30,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 3  # superseded or stuck: the work did not end here, look again later
 
+# A job still queued after this long most likely has no worker to run it: say so, keep waiting.
+QUEUED_HINT_AFTER = 30.0
+
 
 class HubUnavailable(Exception):
     """The hub could not be reached or refused the request; the message says which."""
@@ -115,8 +118,11 @@ def follow(
     console: Console,
     interval: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
+    queued_hint_after: float = QUEUED_HINT_AFTER,
 ) -> dict[str, Any]:
     """Watch job ``job_id`` with a progress bar until it ends; returns its last state."""
+    started = time.monotonic()
+    hinted = False
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -142,6 +148,16 @@ def follow(
             )
             if job["status"] in FINAL:
                 return job
+            if (
+                not hinted
+                and job["status"] == "queued"
+                and time.monotonic() - started >= queued_hint_after
+            ):
+                hinted = True
+                progress.console.print(
+                    f"job #{job_id} is still queued: is a worker running? (`hub run` runs one; "
+                    "a scaled-out hub needs `hub worker`). Ctrl-C stops watching."
+                )
             sleep(interval)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,9 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
 from hub.cli import main
 from hub.pos import ProductIn
+from hub.progress import HubClient, follow
 from hub.runtime import Runtime
 from hub.testing import TEST_TOKEN, free_port, make_settings, running_hub, serve, wait_for
 from plugins.woocommerce.simulator import SimulatedStore, run_simulator
@@ -99,14 +103,64 @@ def test_a_failed_sync_exits_1_and_shows_its_errors(
         assert "failed" in captured.out
 
 
-def test_no_wait_prints_the_job_id_and_exits_at_once(
+@pytest.mark.parametrize(
+    ("kind", "ledger_kind"),
+    [
+        ("products", "woocommerce.sync_products"),
+        ("inventory", "woocommerce.inventory_push"),
+        ("orders", "woocommerce.import_orders"),
+        ("campaigns", "freebies.publish"),
+    ],
+)
+def test_no_wait_prints_the_job_id_and_exits_0_once_queued(
+    tmp_path: Path, kind: str, ledger_kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No worker: nothing will ever run the job, and --no-wait must not wait for one.
+    with live_hub(tmp_path, worker=False) as hub:
+        started = time.monotonic()
+        code = hub.sync(kind, "--no-wait")
+        elapsed = time.monotonic() - started
+        captured = capsys.readouterr()
+        assert code == 0, captured
+        assert elapsed < 3, f"--no-wait took {elapsed:.1f} s"
+        job_id = int(captured.out.strip())
+        job = hub.rt.ledger.get(job_id)
+        assert job is not None and job.status == "queued" and job.kind == ledger_kind
+
+
+def test_campaigns_no_wait_names_the_job_a_worker_then_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with live_hub(tmp_path, worker=False) as hub:
-        assert hub.sync("products", "--no-wait") == 0
+    with live_hub(tmp_path) as hub:
+        assert hub.sync("campaigns", "--no-wait") == 0
         job_id = int(capsys.readouterr().out.strip())
-        job = hub.rt.ledger.get(job_id)
-        assert job is not None and job.status == "queued"
+        job = wait_for(
+            lambda: (j := hub.rt.ledger.get(job_id)) and j.status not in ("queued", "running") and j
+        )
+        assert job.status == "succeeded" and job.trigger == "api"
+        assert [j.id for j in hub.rt.ledger.list(10, "freebies.publish")] == [job_id]
+
+
+def test_following_a_job_no_worker_takes_says_so_once(tmp_path: Path) -> None:
+    with live_hub(tmp_path, worker=False) as hub:
+        job, _ = hub.rt.ledger.request("woocommerce.sync_products", trigger="test")
+        assert job.id is not None
+        polls: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            polls.append(seconds)
+            if len(polls) == 3:
+                raise KeyboardInterrupt
+
+        screen = io.StringIO()
+        console = Console(file=screen, width=200)
+        client = HubClient(hub.url, TEST_TOKEN)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                follow(client, job.id, console=console, sleep=sleep, queued_hint_after=0)
+        finally:
+            client.close()
+        assert screen.getvalue().count(f"job #{job.id} is still queued: is a worker running?") == 1
 
 
 def test_a_superseded_job_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

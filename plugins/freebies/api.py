@@ -22,9 +22,11 @@ from hub.context import Hub
 from hub.db import money_str, utcnow
 from hub.errors import InputError
 from hub.models import Category, Product
+from hub.web.api import job_dict
 from hub.web.auth import requires
 from hub.web.jsonio import parse_model, read_json
 from plugins.freebies import rules
+from plugins.freebies.publish import KIND
 from plugins.freebies.tables import Campaign
 
 STATES = ("active", "scheduled", "paused", "ended", "exhausted")
@@ -334,8 +336,16 @@ def routes(hub: Hub) -> list[BaseRoute]:
 
     @requires("admin")
     async def publish_endpoint(request: Request) -> Response:
-        task_id = hub.enqueue("publish", "api")
-        return JSONResponse({"queued": True, "task": task_id}, status_code=202)
+        def queue() -> tuple[Any, str]:
+            # The ledger row exists before a worker takes the task (the run claims this same
+            # row, requests coalesce), so the caller can follow the job or name it at once.
+            job, _ = hub.jobs.request(KIND, trigger="api")
+            return job, hub.enqueue("publish", "api")
+
+        job, task_id = await run_in_threadpool(queue)
+        return JSONResponse(
+            {"queued": True, "task": task_id, "job": job_dict(job)}, status_code=202
+        )
 
     base = "/api/freebies/campaigns"
     return [
