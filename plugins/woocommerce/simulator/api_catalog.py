@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .catalog import Product
+from .catalog import PLAIN_FIELDS, Product
 from .context import Ctx, Reply
 from .errors import ApiError, not_in_enum
-from .listing import csv_ints, page_window, parse_order, parse_paging
+from .listing import csv_ints, page_window, parse_fields, parse_order, parse_paging
 from .routes import BATCH, COLLECTION, ITEM, Router
 from .util import as_int, truthy
 
@@ -100,11 +100,16 @@ def list_products(ctx: Ctx) -> Reply:
     page, per_page, offset = parse_paging(query)
     descending = parse_order(query)
     context = context_of(ctx)
+    fields = parse_fields(query)
     store = ctx.store
+    catalog = store.catalog
     with store.lock:
-        items, total = store.catalog.list_products(query, page, per_page, offset, descending)
+        items, total = catalog.list_products(query, page, per_page, offset, descending)
         ctx.authorize("list")
-        bodies = [store.catalog.product_json(p, context) for p in items]
+        if fields is not None and PLAIN_FIELDS.issuperset(fields):
+            bodies = [catalog.plain_json(p, fields) for p in items]
+        else:
+            bodies = [catalog.product_json(p, context) for p in items]
     return ctx.many(bodies, total, page, per_page)
 
 
@@ -333,15 +338,16 @@ def list_categories(ctx: Ctx) -> Reply:
         if query.get("exclude"):
             unwanted = set(csv_ints(query["exclude"], "exclude"))
             items = [c for c in items if c["id"] not in unwanted]
+        counts = catalog.category_counts()
         if truthy(query.get("hide_empty", "false")):
-            items = [c for c in items if catalog.category_count(c["id"])]
+            items = [c for c in items if counts.get(c["id"])]
         key: Callable[[dict[str, Any]], Any]
         if orderby == "id":
             key = lambda c: c["id"]  # noqa: E731
         elif orderby == "slug":
             key = lambda c: c["slug"]  # noqa: E731
         elif orderby == "count":
-            key = lambda c: catalog.category_count(c["id"])  # noqa: E731
+            key = lambda c: counts.get(c["id"], 0)  # noqa: E731
         else:
             key = lambda c: c["name"].lower()  # noqa: E731
         window = page_window(
@@ -355,7 +361,7 @@ def list_categories(ctx: Ctx) -> Reply:
             unstable_ties=False,
             seed=store.seed,
         )
-        bodies = [catalog.category_json(c) for c in window]
+        bodies = [catalog.category_json(c, counts) for c in window]
     return ctx.many(bodies, len(items), page, per_page)
 
 
@@ -415,9 +421,18 @@ def delete_category(ctx: Ctx, id: int) -> Reply:
 
 def batch_categories(ctx: Ctx) -> Reply:
     catalog = ctx.store.catalog
+    # A batch changes categories, not products: one count (taken under the batch's lock, at
+    # the first create) serves every item; new categories count nothing yet.
+    counted: list[dict[int, int]] = []
+
+    def create(item: dict[str, Any]) -> dict[str, Any]:
+        if not counted:
+            counted.append(catalog.category_counts())
+        return catalog.category_json(catalog.create_category(item), counted[0])
+
     return run_batch(
         ctx,
-        create=lambda item: catalog.category_json(catalog.create_category(item)),
+        create=create,
         update=lambda cid, item: _update_category(ctx, cid, item),
         delete=lambda cid: _delete_category(ctx, cid, True),
         missing_update=lambda: invalid_term(400),

@@ -64,6 +64,26 @@ def _date_predicate(field: str, low: int | None, high: int | None) -> Callable[[
     return lambda p: (low is None or p[field] > low) and (high is None or p[field] < high)
 
 
+# Product fields whose value is the stored one (dates formatted), in the order the full body
+# has them. A listing whose ``_fields`` asks only for these is answered without building the
+# whole product, as the real store skips fields not asked for: light reads stay cheap.
+_PLAIN_ORDER = (
+    "id",
+    "date_created",
+    "date_created_gmt",
+    "date_modified",
+    "date_modified_gmt",
+    "type",
+    "status",
+    "sku",
+    "manage_stock",
+    "stock_quantity",
+    "parent_id",
+    "stock_status",
+)
+PLAIN_FIELDS = frozenset(_PLAIN_ORDER)
+
+
 class Catalog:
     def __init__(self, store: SimulatedStore) -> None:
         self.store = store
@@ -683,6 +703,21 @@ class Catalog:
         body["_links"] = links
         return body
 
+    def plain_json(self, p: Product, fields: list[str]) -> dict[str, Any]:
+        """What ``product_json`` filtered to ``fields`` gives, for fields in PLAIN_FIELDS."""
+        off = self.store.gmt_offset
+        wanted = set(fields)
+        out: dict[str, Any] = {}
+        for name in _PLAIN_ORDER:
+            if name not in wanted:
+                continue
+            if name.startswith("date_"):
+                stamp = p["created" if name.startswith("date_created") else "modified"]
+                out[name] = iso(stamp, 0 if name.endswith("_gmt") else off)
+            else:
+                out[name] = p[name]
+        return out
+
     def variation_json(self, v: Product, context: str = "view") -> dict[str, Any]:
         """The /products/<parent>/variations shape."""
         base = self.store.base_url
@@ -1038,14 +1073,17 @@ class Catalog:
                 if not p["categories"]:
                     p["categories"] = [UNCATEGORIZED_ID]
 
-    def category_count(self, category_id: int) -> int:
-        return sum(
-            1
-            for p in self.top_level.values()
-            if p["status"] == "publish" and category_id in p["categories"]
-        )
+    def category_counts(self) -> dict[int, int]:
+        """Published products per category, all categories in one pass over the catalogue."""
+        counts: dict[int, int] = {}
+        for p in self.top_level.values():
+            if p["status"] == "publish":
+                for c in p["categories"]:
+                    counts[c] = counts.get(c, 0) + 1
+        return counts
 
-    def category_json(self, c: Category) -> dict[str, Any]:
+    def category_json(self, c: Category, counts: dict[int, int] | None = None) -> dict[str, Any]:
+        """The category's shape; ``counts`` (from category_counts) spares a pass per category."""
         base = self.store.base_url
         links: dict[str, Any] = {
             "self": [
@@ -1067,6 +1105,6 @@ class Catalog:
             "display": c["display"],
             "image": c["image"],
             "menu_order": c["menu_order"],
-            "count": self.category_count(c["id"]),
+            "count": (counts if counts is not None else self.category_counts()).get(c["id"], 0),
             "_links": links,
         }

@@ -84,6 +84,35 @@ def test_fields_trims_lists_and_keeps_links_on_single_items(
     assert list(single) == ["id", "sku", "_links"]
 
 
+def test_light_fields_answer_as_the_whole_product_filtered(
+    sim_store: SimulatedStore, sim_client: httpx.Client
+) -> None:
+    # A listing asking only for stored fields takes a shortcut; it must give what the whole
+    # product trimmed to those fields gives, for a variation and a local time zone too.
+    sim_store.gmt_offset = -5 * 3600
+    sim_store.seed_products(3)
+    parent = sim_client.post(
+        "/products",
+        json={"name": "V", "type": "variable", "sku": "LV",
+              "attributes": [{"name": "Q", "options": ["A"], "variation": True}]},
+    ).json()  # fmt: skip
+    sim_client.post(
+        f"/products/{parent['id']}/variations",
+        json={"sku": "LV-A", "manage_stock": True, "stock_quantity": 3,
+              "attributes": [{"name": "Q", "option": "A"}]},
+    )  # fmt: skip
+    light = "sku,date_modified_gmt,id,stock_quantity,date_created,type,parent_id,stock_status"
+    extra = light + ",name"  # name is not a stored-only field: the whole product is built
+    for params in ({}, {"sku": "LV-A,LV,SIM-00002"}):
+        fast = sim_client.get("/products", params={**params, "_fields": light}).json()
+        slow = sim_client.get("/products", params={**params, "_fields": extra}).json()
+        assert len(fast) == len(slow) >= 3
+        for quick, whole in zip(fast, slow, strict=True):
+            assert list(quick) == [k for k in whole if k != "name"]
+            assert quick == {k: v for k, v in whole.items() if k != "name"}
+    assert any(p["type"] == "variation" for p in fast)
+
+
 def test_sku_filters_and_searches(sim_store: SimulatedStore, sim_client: httpx.Client) -> None:
     sim_store.seed_products(12)
     exact = sim_client.get("/products", params={"sku": "sim-00003,SIM-00004,NOPE"}).json()
@@ -114,6 +143,15 @@ def test_modified_after_is_strict_at_second_resolution(
         "/products", params={"modified_after": stamp + "+00:00", "dates_are_gmt": "true"}
     ).json()
     assert [p["id"] for p in with_offset] == [second["id"]]
+    before = sim_client.get(
+        "/products", params={"modified_before": second["date_modified_gmt"], "dates_are_gmt": "1"}
+    ).json()
+    assert [p["id"] for p in before] == [first["id"]]  # strict too: the second is not before
+    window = sim_client.get(
+        "/products",
+        params={"modified_after": stamp, "modified_before": stamp, "dates_are_gmt": "true"},
+    )
+    assert window.json() == [] and window.headers["X-WP-Total"] == "0"
     bad = sim_client.get("/products", params={"modified_after": "yesterday"})
     assert bad.status_code == 400 and bad.json()["data"]["details"]["modified_after"]["code"] == (
         "rest_invalid_date"
