@@ -725,8 +725,10 @@ class CatalogueSync:
                     break
                 while queue.qsize() >= 2 * self.settings.max_concurrency:
                     await asyncio.sleep(0.002)
+                # The first step is one batch, so that the store has work at once.
+                step = PLAN_STEP if after_id > int(self.cursor.get("after_id", 0)) else MAX_BATCH
                 with self.hub.session() as s:
-                    products = load_pos_products(s, after_id, PLAN_STEP, changed_only=not self.full)
+                    products = load_pos_products(s, after_id, step, changed_only=not self.full)
                 if not products:
                     exhausted = True
                     break
@@ -735,6 +737,7 @@ class CatalogueSync:
                     if len(pending) >= self.client.batch_size:
                         queue.put_nowait(pending)
                         pending = []
+                        await asyncio.sleep(0)  # let an idle sender take it now
                 after_id = products[-1].id
                 if time.monotonic() - last_beat > 1.0:
                     self.checkpoint()
