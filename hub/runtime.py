@@ -71,6 +71,7 @@ class Runtime:
                 record.name, "hub_register_tasks", tasks=TaskRegistry(record.hub, self.queue)
             )
         self._scheduler: Scheduler | None = None
+        self._retrier: PluginRetrier | None = None
         self._app: Starlette | None = None
         self.worker_name = process_name()
 
@@ -112,13 +113,35 @@ class Runtime:
         self.host.session = self.session
         self.host.startup()
 
+    def start(self, *, worker: bool, workers: int | None = None) -> None:
+        """Start plugins, then what keeps them going in this kind of process.
+
+        With ``worker`` (``hub run``, ``hub worker``): consumers and the scheduler, which also
+        retries not-ready plugins. Without (``hub web``): only the plugin retrier, since a
+        web-only process has no scheduler but serves hooks that need its plugins started.
+        """
+        self.start_plugins()
+        if worker:
+            self.start_worker(workers)
+        else:
+            self.start_plugin_retries()
+
     def start_worker(self, workers: int | None = None) -> None:
         """Start consumer threads and the scheduler in this process."""
         self.queue.start_consumers(workers)
         self._scheduler = Scheduler(self)
         self._scheduler.start()
 
+    def start_plugin_retries(self) -> None:
+        """Retry not-ready plugins on their backoff, for a process without a scheduler."""
+        if self._retrier is None:
+            self._retrier = PluginRetrier(self.host)
+            self._retrier.start()
+
     def stop(self) -> None:
+        if self._retrier is not None:
+            self._retrier.stop()
+            self._retrier = None
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -208,3 +231,27 @@ class Scheduler(threading.Thread):
                 rt.queue.enqueue(spec.task)
         rt.ledger.mark_stuck()
         rt.host.retry_due()
+
+
+class PluginRetrier(threading.Thread):
+    """Once a second: start again the not-ready plugins whose backoff has run out.
+
+    The scheduler does this in processes that run workers; ``hub web`` runs this instead.
+    """
+
+    def __init__(self, host: PluginHost, interval: float = 1.0) -> None:
+        super().__init__(name="hub-plugin-retrier", daemon=True)
+        self.host = host
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.host.retry_due()
+            except Exception:
+                log.exception("retrying not-ready plugins failed")
