@@ -3,6 +3,16 @@
 pluggy stops at the first exception a hook implementation raises, so the host never lets
 pluggy loop over implementations: :meth:`PluginHost.call` calls each plugin's implementation
 in its own guard, with that plugin's own ``Hub``, and records a failure in the plugin's state.
+
+States and who gets called:
+
+- A plugin whose start-up failed (``error`` from ``hub_startup``, ``not_configured``,
+  ``not_ready``, ``auth_failed``) is not called by domain hooks. Its state keeps the start-up
+  reason and time until it starts (a retry, or the plugin reporting ``loaded`` itself); a
+  failing registration hook or health check of such a plugin is logged, not stored over it.
+- A started plugin that raises in a hook or a health check is shown as ``error`` with the
+  reason and time, and is still called: when that same hook (or health check) later
+  succeeds, it is ``loaded`` again.
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ RETRY_BASE = 5.0
 RETRY_MAX = 300.0
 
 
+STARTUP_HOOK = "hub_startup"
+
+
 class _Unset:
     pass
 
@@ -58,6 +71,14 @@ class PluginRecord:
     retry_at: datetime | None = None
     settings: Any = None
     hub: Hub | None = None
+    # Where the current ``error`` was raised: "hub_startup", a hook's name, or
+    # "health check <name>"; ``None`` when the plugin is not in error.
+    error_in: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """Domain hooks may call it: loaded, or in error from a hook or check, not start-up."""
+        return self.status == "loaded" or (self.status == "error" and self.error_in != STARTUP_HOOK)
 
 
 class PluginHost:
@@ -126,7 +147,9 @@ class PluginHost:
         """Call every plugin's implementation of ``hook``, each in its own guard.
 
         Returns ``(plugin name, result)`` for each implementation that returned without raising
-        and did not return ``None``. Plugins in state ``error`` from start-up are skipped.
+        and did not return ``None``. Domain hooks skip plugins that are not running (start-up
+        failed or has not succeeded yet, see the module docstring); the ``hub_*`` registration
+        hooks reach every plugin.
         """
         return list(self._answers(hook, kwargs))
 
@@ -146,9 +169,11 @@ class PluginHost:
                 yield record.name, value
 
     def _runnable(self, record: PluginRecord, hook: str) -> bool:
-        if hook.startswith("hub_") and hook not in ("hub_startup", "hub_shutdown"):
+        if hook == STARTUP_HOOK:
             return True
-        return record.status in ("loaded", "error") or hook == "hub_startup"
+        if hook.startswith("hub_") and hook != "hub_shutdown":
+            return True
+        return record.running
 
     def call_single(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call one plugin's implementation of ``hook`` (guarded); ``None`` when it has none."""
@@ -162,13 +187,37 @@ class PluginHost:
     def _invoke(self, record: PluginRecord, impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
         args = dict(kwargs)
         args.setdefault("hub", record.hub)
+        hook = impl.function.__name__
         try:
-            return impl.function(*[args[name] for name in impl.argnames])
+            value = impl.function(*[args[name] for name in impl.argnames])
         except Exception as exc:
-            hook = impl.function.__name__
             log.error("plugin %s raised in %s: %s", record.name, hook, exc, exc_info=True)
-            self.set_state(record.name, "error", f"{hook} raised {type(exc).__name__}: {exc}")
+            self.record_failure(record.name, hook, f"{hook} raised {type(exc).__name__}: {exc}")
             return _Unset()
+        if record.status == "error" and record.error_in == hook:
+            self.record_success(record.name, hook)
+        return value
+
+    def record_failure(self, name: str, where: str, reason: str) -> None:
+        """Show that plugin ``name`` raised in ``where`` (a hook, or ``health check <name>``).
+
+        A plugin whose start-up failed keeps its start-up state and reason: that is why it
+        is not running, and what an admin must fix.
+        """
+        record = self.plugins[name]
+        if not record.running:
+            log.info(
+                "plugin %s stays %s; its error in %s is only logged", name, record.status, where
+            )
+            return
+        self.set_state(name, "error", reason, error_in=where)
+
+    def record_success(self, name: str, where: str) -> None:
+        """``where`` ran cleanly: a plugin in error because of it is loaded again."""
+        record = self.plugins[name]
+        if record.status == "error" and record.error_in == where:
+            log.info("plugin %s recovered: %s succeeded", name, where)
+            self.set_state(name, "loaded", "")
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -190,7 +239,7 @@ class PluginHost:
         except Exception as exc:
             log.error("plugin %s failed to start", name, exc_info=True)
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            self.set_state(name, "error", f"start-up raised {detail}")
+            self.set_state(name, "error", f"start-up raised {detail}", error_in=STARTUP_HOOK)
         else:
             self.set_state(name, "loaded", "")
             record.attempts = 0
@@ -212,19 +261,26 @@ class PluginHost:
 
     def shutdown(self) -> None:
         for record in self.plugins.values():
-            if record.status == "loaded":
+            if record.running:
                 self.call_single(record.name, "hub_shutdown")
 
     # --- state -----------------------------------------------------------------------
 
     def set_state(
-        self, name: str, status: PluginStatus, reason: str, retry_in: float | None = None
+        self,
+        name: str,
+        status: PluginStatus,
+        reason: str,
+        retry_in: float | None = None,
+        error_in: str | None = None,
     ) -> None:
+        """Record plugin ``name``'s state; ``error_in`` says where an ``error`` was raised."""
         record = self.plugins[name]
         now = utcnow()
         if record.status != status or record.reason != reason:
             record.since = now
         record.status, record.reason = status, reason
+        record.error_in = error_in if status == "error" else None
         record.retry_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
         if status != "loaded":
             log.warning("plugin %s is %s: %s", name, status, reason)

@@ -6,14 +6,18 @@ import importlib
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub import hookspecs
+from hub.db import utcnow
 from hub.errors import StartupError
 from hub.plugins import PluginHost
+from hub.runtime import Runtime
 from hub.testing import client, make_settings, running_hub, wait_for
 from hub.types import Document
 
@@ -54,6 +58,19 @@ def test_plugin_declares_hookspecs_that_another_implements(tmp_path: Path) -> No
     assert ("journal", "products", "api: J-1") in recorder().SEEN
 
 
+def fixture_plugin(name: str) -> Any:
+    """The module of a fixture plugin, as the hub loaded it through its entry point."""
+    return importlib.import_module(f"hub_fixture_plugins.{name}")
+
+
+@pytest.fixture(autouse=True)
+def faults_on() -> Iterator[None]:
+    yield
+    fixture_plugin("boom_startup").CALLS.clear()
+    fixture_plugin("boom_hook").FAILING["on"] = True
+    fixture_plugin("boom_health").FAILING["on"] = True
+
+
 def test_failing_plugins_are_contained_and_shown(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, plugins=["boom_startup", "boom_hook", "boom_health", "bad_auth", "recorder"]
@@ -62,6 +79,7 @@ def test_failing_plugins_are_contained_and_shown(tmp_path: Path) -> None:
         states = {p["name"]: p for p in rt.host.describe()}
         assert states["boom_startup"]["status"] == "error"
         assert "cannot open the widget port" in states["boom_startup"]["reason"]
+        startup_failed_since = states["boom_startup"]["since"]
         assert states["bad_auth"]["status"] == "auth_failed"
         assert states["recorder"]["status"] == "loaded"
 
@@ -69,9 +87,11 @@ def test_failing_plugins_are_contained_and_shown(tmp_path: Path) -> None:
         r = http.post("/api/products", json={"sku": "B-1", "name": "Bolt", "price": "1.00"})
         assert r.status_code == 201
         assert ("products", ("B-1",), "api", "recorder") in recorder().SEEN
-        # A plugin that failed to start is not called (its hook would raise AssertionError).
         r = http.post("/api/orders", json={"lines": [{"sku": "B-1", "quantity": 1}]})
         assert r.status_code == 201
+        assert ("recorded", r.json()["number"], (("B-1", 1, False),)) in recorder().SEEN
+        # A plugin whose start-up failed is not called by domain hooks at all.
+        assert fixture_plugin("boom_startup").CALLS == []
 
         health = http.get("/api/health").json()
         plugins = {p["name"]: p for p in health["plugins"]}
@@ -80,22 +100,84 @@ def test_failing_plugins_are_contained_and_shown(tmp_path: Path) -> None:
         check = plugins["boom_health"]["checks"][0]
         assert check["ok"] is False and "health endpoint unreachable" in check["detail"]
         assert plugins["boom_health"]["status"] == "error"
-        assert plugins["boom_startup"]["since"]  # when it happened
+        assert "health check exploding_check raised" in plugins["boom_health"]["reason"]
+        # The start-up failure keeps its own reason and time: later calls do not replace them.
+        assert plugins["boom_startup"]["status"] == "error"
+        assert plugins["boom_startup"]["reason"].startswith("start-up raised RuntimeError")
+        assert plugins["boom_startup"]["since"] == startup_failed_since
+        assert plugins["bad_auth"]["status"] == "auth_failed"
         assert plugins["recorder"]["status"] == "loaded"
 
 
+def test_a_plugin_that_raised_at_run_time_recovers_after_a_success(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, plugins=["boom_hook", "boom_health"])
+    with running_hub(settings) as rt, client(rt) as http:
+        http.post("/api/products", json={"sku": "R-1", "name": "Rope", "price": "2.00"})
+        plugins = {p["name"]: p for p in http.get("/api/health").json()["plugins"]}
+        assert plugins["boom_hook"]["status"] == "error"
+        assert plugins["boom_health"]["status"] == "error"
+        failed_since = plugins["boom_hook"]["since"]
+
+        # Still in error, the plugins are still called; the same error keeps its first time.
+        http.patch("/api/products/R-1", json={"name": "Rope 10 m"})
+        plugins = {p["name"]: p for p in http.get("/api/health").json()["plugins"]}
+        assert plugins["boom_hook"]["status"] == "error"
+        assert plugins["boom_hook"]["since"] == failed_since
+
+        # The faults clear: the next successful call of the hook and of the check recover them.
+        fixture_plugin("boom_hook").FAILING["on"] = False
+        fixture_plugin("boom_health").FAILING["on"] = False
+        http.patch("/api/products/R-1", json={"name": "Rope 20 m"})
+        plugins = {p["name"]: p for p in http.get("/api/health").json()["plugins"]}
+        assert (plugins["boom_hook"]["status"], plugins["boom_hook"]["reason"]) == ("loaded", "")
+        assert plugins["boom_health"]["status"] == "loaded"
+        assert plugins["boom_health"]["checks"][0]["ok"] is True
+        assert plugins["boom_hook"]["since"] > failed_since
+
+
+def backoff_of(record: Any) -> float:
+    """The backoff delay a not-ready plugin was given, in seconds."""
+    assert record.status == "not_ready" and record.retry_at is not None
+    return float((record.retry_at - utcnow()).total_seconds())
+
+
 def test_not_ready_plugin_is_retried_with_backoff(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, plugins=["flaky_ready"])
+    settings = make_settings(
+        tmp_path, plugins=["flaky_ready"], plugin_config={"flaky_ready": {"ready_after": 4}}
+    )
     with running_hub(settings) as rt:
         record = rt.host.plugins["flaky_ready"]
-        assert record.status == "not_ready" and record.retry_at is not None
         assert "still booting" in record.reason
-        first_delay = (record.retry_at - record.since).total_seconds()
-        assert 4 <= first_delay <= 6
+        delays = [backoff_of(record)]
         assert rt.host.retry_due() == []  # not due yet: backoff is respected
-        record.retry_at = record.since  # time passes
+        for _ in range(2):
+            record.retry_at = utcnow()  # time passes
+            assert rt.host.retry_due() == ["flaky_ready"]
+            delays.append(backoff_of(record))
+            assert rt.host.retry_due() == []
+        # 5 s, then 10 s, then 20 s: the delay doubles with each failed attempt.
+        assert [round(d) for d in delays] == [5, 10, 20]
+        record.retry_at = utcnow()
         assert rt.host.retry_due() == ["flaky_ready"]
-        assert record.status == "loaded"
+        assert record.status == "loaded" and record.retry_at is None
+
+
+def test_web_only_process_retries_not_ready_plugins(tmp_path: Path) -> None:
+    # `hub web` runs no scheduler; it must still retry, on the same backoff.
+    settings = make_settings(tmp_path, plugins=["flaky_ready"])
+    rt = Runtime(settings)
+    try:
+        rt.migrate()
+        rt.start(worker=False)
+        record = rt.host.plugins["flaky_ready"]
+        assert record.status == "not_ready" and record.retry_at is not None
+        time.sleep(1.5)  # several retry rounds, none of them due yet
+        assert record.status == "not_ready" and record.attempts == 1
+        record.retry_at = utcnow()  # time passes
+        wait_for(lambda: record.status == "loaded", timeout=5)
+        assert record.attempts == 0
+    finally:
+        rt.stop()
 
 
 def test_state_is_stored_for_other_processes(tmp_path: Path) -> None:

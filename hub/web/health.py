@@ -33,16 +33,21 @@ async def ready(request: Request) -> Response:
 def run_checks(runtime: Any) -> list[dict[str, Any]]:
     """Run every plugin's health checks, each in its own guard."""
     results = []
-    for plugin, checks in runtime.host.call("hub_register_health_checks"):
+    host = runtime.host
+    for plugin, checks in host.call("hub_register_health_checks"):
         for check in checks:
+            name = getattr(check, "__name__", "check")
             try:
                 result = check()
                 if not isinstance(result, CheckResult):
                     raise TypeError(f"health check returned {type(result).__name__}")
             except Exception as exc:
-                name = getattr(check, "__name__", "check")
-                runtime.host.set_state(plugin, "error", f"health check {name} raised {exc!r}")
+                where = f"health check {name}"
+                host.record_failure(plugin, where, f"{where} raised {exc!r}")
                 result = CheckResult(name=name, ok=False, detail=f"raised {exc!r}")
+            else:
+                # A check that raised before and answers now clears the plugin's error.
+                host.record_success(plugin, f"health check {name}")
             results.append(
                 {
                     "plugin": plugin,
