@@ -1,7 +1,6 @@
 """WooCommerce simulator speed: list and batch-update latency with a 10,000-product store.
 
-Starts ``hub-woocommerce-sim`` (as ``python -m plugins.woocommerce.simulator.cli``) in its own
-process with no injected latency, then measures over HTTP on loopback, median of several runs:
+Starts ``hub-woocommerce-sim`` in its own process with no injected latency, then measures over HTTP on loopback, median of several runs:
 
 - ``GET /products?per_page=100`` with full bodies (default date order), and page 50 by id;
 - the same list trimmed with ``_fields=id,sku,stock_quantity,price,date_modified_gmt``;
@@ -17,45 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from processes import start, stop, wait_http
 
-ROOT = Path(__file__).resolve().parents[1]
+from hub.testing import free_port
+
 KEY, SECRET = "ck_bench", "cs_bench"
-
-
-def start_simulator(products: int) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "plugins.woocommerce.simulator.cli", "--port", "0",
-            "--products", str(products), "--consumer-key", KEY, "--consumer-secret", SECRET,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    api = first.split(" on ", 1)[1].split()[0]
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(api, timeout=2)
-            return process, api
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("simulator did not start") from None
-            time.sleep(0.1)
 
 
 def median_ms(action: Callable[[], httpx.Response], runs: int) -> float:
@@ -75,8 +47,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=25)
     args = parser.parse_args()
 
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = base + "/wp-json/wc/v3"
     started = time.perf_counter()
-    process, api = start_simulator(args.products)
+    process = start(
+        ["hub-woocommerce-sim", "--port", str(port), "--products", str(args.products),
+         "--consumer-key", KEY, "--consumer-secret", SECRET],
+        Path(tempfile.gettempdir()),
+    )  # fmt: skip
+    wait_http(base + "/__sim/state", timeout=120)
     startup_s = round(time.perf_counter() - started, 2)
     try:
         with httpx.Client(base_url=api, auth=(KEY, SECRET), timeout=30) as client:
@@ -124,8 +104,7 @@ def main() -> None:
                 "startup_with_seed_s": startup_s,
             }
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        stop(process)
 
     print(f"products in store:                  {figures['products']}")
     print(f"GET per_page=100 (full bodies):     {figures['list_100_ms']} ms   (target < 20 ms)")

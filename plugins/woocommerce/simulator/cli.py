@@ -42,6 +42,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--retry-after-503-rate", type=float, default=0.0, help="share of 503s with Retry-After"
     )
+    parser.add_argument(
+        "--rate-limit-rate", type=float, default=0.0, help="share of 429s with Retry-After"
+    )
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds")
     parser.add_argument(
         "--rate-limit-burst", type=int, default=0, help="the first N requests get 429"
@@ -80,6 +83,7 @@ def build_store(args: argparse.Namespace) -> SimulatedStore:
     faults.per_item_latency_ms = 45.0 if args.realistic_latency else args.per_item_latency_ms
     faults.error_rate = args.error_rate
     faults.retry_after_503_rate = args.retry_after_503_rate
+    faults.rate_limit_rate = args.rate_limit_rate
     faults.retry_after = args.retry_after
     faults.timeout_after_apply_rate = args.timeout_after_apply_rate
     faults.hang_seconds = args.hang_seconds

@@ -29,6 +29,7 @@ SETTABLE = (
     "read_only",
     "read_only_style",
     "retry_after_503_rate",
+    "rate_limit_rate",
     "retry_after",
     "match",
 )
@@ -62,6 +63,7 @@ class Faults:
     # "capability": per-operation errors (401 woocommerce_rest_cannot_create / _edit / _delete / _batch).
     read_only_style: str = "key"
     retry_after_503_rate: float = 0.0
+    rate_limit_rate: float = 0.0  # share of 429s with Retry-After (a host's rate limiter)
     retry_after: int = 1
     # Only requests whose "METHOD /route" matches this regex get random faults (None: all).
     match: str | None = None
@@ -186,6 +188,8 @@ class Faults:
                 return Decision("error", self._rng.choice(ERROR_STATUSES))
             if self.retry_after_503_rate and self._rng.random() < self.retry_after_503_rate:
                 return Decision("error", 503, retry_after=self.retry_after)
+            if self.rate_limit_rate and self._rng.random() < self.rate_limit_rate:
+                return Decision("rate_limit", 429, retry_after=self.retry_after)
             if (
                 is_write
                 and self.timeout_after_apply_rate

@@ -40,7 +40,7 @@ def test_error_rate_is_seeded_and_reproducible(
     first = statuses()
     sim_store.faults.reseed(42)
     assert statuses() == first
-    assert {500, 200} <= set(first) and set(first) <= {200, 500, 502, 503}
+    assert set(first) == {200, 500, 502, 503}  # each failure kind is drawn
     failed = sim_client.get("/products")
     while failed.status_code == 200:
         failed = sim_client.get("/products")
@@ -48,6 +48,18 @@ def test_error_rate_is_seeded_and_reproducible(
         assert failed.json()["code"] == "internal_server_error"
     else:
         assert failed.headers["content-type"].startswith("text/html")
+
+
+def test_rate_limit_rate_answers_429_with_retry_after(
+    sim_store: SimulatedStore, sim_client: httpx.Client
+) -> None:
+    sim_store.faults.update({"rate_limit_rate": 0.5, "retry_after": 3})
+    answers = [sim_client.post("/products", json={"name": f"R{n}"}) for n in range(30)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert 0 < len(limited) < 30 and all(a.status_code in (201, 429) for a in answers)
+    assert all(a.headers["Retry-After"] == "3" for a in limited)
+    # A 429 applies nothing: only the answered creates exist.
+    assert len(sim_store.products()) == 30 - len(limited)
 
 
 def test_fail_next_rejects_before_applying(

@@ -122,7 +122,9 @@ def test_cli_flags_configure_the_store() -> None:
     args = parse_args(
         ["--products", "3", "--latency-ms", "50", "--error-rate", "0.1", "--rate-limit-burst", "2",
          "--consumer-key", "ck_x", "--consumer-secret", "cs_x", "--plain-http", "--read-only",
-         "--maintenance", "--timeout-after-apply-rate", "0.05", "--reset-rate", "0.02"]
+         "--maintenance", "--timeout-after-apply-rate", "0.05", "--reset-rate", "0.02",
+         "--per-item-latency-ms", "1.5", "--retry-after-503-rate", "0.03",
+         "--rate-limit-rate", "0.04", "--retry-after", "7"]
     )  # fmt: skip
     store = build_store(args)
     assert (store.consumer_key, store.consumer_secret, store.plain_http) == ("ck_x", "cs_x", True)
@@ -131,6 +133,8 @@ def test_cli_flags_configure_the_store() -> None:
     assert snap["latency_ms"] == 50 and snap["error_rate"] == 0.1 and snap["read_only"]
     assert snap["maintenance"] and snap["rate_limited_remaining"] == 2
     assert snap["timeout_after_apply_rate"] == 0.05 and snap["reset_rate"] == 0.02
+    assert (snap["per_item_latency_ms"], snap["retry_after_503_rate"]) == (1.5, 0.03)
+    assert (snap["rate_limit_rate"], snap["retry_after"]) == (0.04, 7)
     generated = build_store(parse_args([]))
     assert generated.consumer_key.startswith("ck_") and len(generated.consumer_key) > 20
     realistic = build_store(parse_args(["--realistic-latency"]))
