@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy import insert
 
+from hub.context import Hub
 from hub.db import utcnow
 from hub.testing import wait_for
 from hub.types import AdminPage
 from hub.web.auth import add_user
 from plugins.woocommerce.tables import ProductLink
-from tests.plugins.woocommerce.hub_fixtures import world
+from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 from tests.web.admin_fixtures import csrf_of, login, post_form
 
 BASE = "/admin/integrations/woocommerce"
@@ -169,3 +172,171 @@ def test_duplicates_report_and_merge(tmp_path: Path) -> None:
             )
         dropped = w.store.product(second["id"])
         assert dropped is not None and dropped["status"] == "draft"
+
+
+# --- the action buttons of Product Sync, Inventory Sync and Change Log -------------------------
+
+# No automatic pushes or scans in these tests: every job below is one a button started.
+QUIET = {"inventory_debounce_seconds": 60, "drift_scan_interval_seconds": 3600}
+FINAL = ("succeeded", "failed", "superseded", "stuck")
+
+
+def finished(w: World, kind: str, trigger: str, timeout: float = 30) -> Any:
+    """The job of ``kind`` that ``trigger`` started, once it has ended."""
+    return wait_for(
+        lambda: next(
+            (j for j in w.rt.ledger.list(20, kind) if j.trigger == trigger and j.status in FINAL),
+            None,
+        ),
+        timeout=timeout,
+    )
+
+
+def plugin_hub(w: World) -> Hub:
+    hub = w.rt.host.plugins["woocommerce"].hub
+    assert hub is not None
+    return hub
+
+
+def store_stock(w: World, sku: str) -> int | None:
+    product = w.store.product_by_sku(sku)
+    assert product is not None
+    return product["stock_quantity"]
+
+
+def catalogue(w: World, n: int, stock: int = 10) -> list[str]:
+    items = [
+        {"sku": f"I-{i}", "name": f"Item {i}", "price": "5.00", "stock": stock} for i in range(n)
+    ]
+    assert w.http.post("/api/products/bulk", json={"products": items}).status_code == 200
+    assert w.sync(full=True)["status"] == "succeeded"
+    return [i["sku"] for i in items]
+
+
+def test_push_inventory_and_confirm_held_writes_from_the_inventory_page(tmp_path: Path) -> None:
+    from plugins.woocommerce import inventory
+
+    with world(tmp_path, settings=QUIET) as w:
+        catalogue(w, 3)
+        add_user(w.rt.session, "alice", "alice-secret", "admin")
+        add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+        w.http.put("/api/stock/I-0", json={"on_hand": 7, "reason": "count"})
+        w.http.post("/api/stock/I-1/adjust", json={"delta": -10})  # to zero: held for a person
+        url = str(w.http.base_url)
+        with login(url, "sam", "sam-secret-1") as staff:
+            pushed = post_form(staff, f"{BASE}/inventory", f"{BASE}/inventory/push", {"full": "1"})
+            assert pushed.status_code == 303 and pushed.headers["location"] == f"{BASE}/inventory"
+            job = finished(w, inventory.KIND, "push inventory (sam)")
+            assert job.status == "succeeded", job.errors
+            assert store_stock(w, "I-0") == 7 and store_stock(w, "I-1") == 10
+            page = staff.get(f"{BASE}/inventory").text
+            assert f"Inventory push #{job.id} queued." in page
+            assert "I-1" in page and "Confirm and push" not in page  # an admin's button
+            refused = post_form(
+                staff, f"{BASE}/inventory", f"{BASE}/inventory/confirm", {"sku": "I-1"}
+            )
+            assert refused.status_code == 403
+            assert [h["sku"] for h in inventory.held_list(plugin_hub(w))] == ["I-1"]
+            assert store_stock(w, "I-1") == 10
+        with login(url, "alice", "alice-secret") as admin:
+            assert "Confirm and push" in admin.get(f"{BASE}/inventory").text
+            confirmed = post_form(
+                admin, f"{BASE}/inventory", f"{BASE}/inventory/confirm", {"sku": "I-1"}
+            )
+            assert confirmed.status_code == 303
+            assert "Confirmed 1 held write(s)" in admin.get(confirmed.headers["location"]).text
+            wait_for(lambda: store_stock(w, "I-1") == 0, timeout=30)
+            assert inventory.held_list(plugin_hub(w)) == []
+
+
+def test_scan_now_and_the_auto_correct_switch_from_the_change_log(tmp_path: Path) -> None:
+    from plugins.woocommerce import drift, inventory
+    from plugins.woocommerce.store import settings_of
+
+    with world(tmp_path, settings=QUIET) as w:
+        catalogue(w, 2)
+        push = w.http.post("/api/integrations/woocommerce/inventory/push", json={"full": True})
+        assert push.status_code == 202
+        wait_for(lambda: w.rt.ledger.get(push.json()["id"]).status in FINAL, timeout=30)
+        add_user(w.rt.session, "alice", "alice-secret", "admin")
+        add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+        hub = plugin_hub(w)
+
+        def auto_correct() -> bool:
+            return inventory.auto_correct_on(hub, settings_of(hub))
+
+        switch_off = {"enabled": "0", "back": f"{BASE}/changes"}
+        url = str(w.http.base_url)
+        with login(url, "sam", "sam-secret-1") as staff:
+            page = staff.get(f"{BASE}/changes").text
+            assert "Scan now" in page
+            refused = post_form(staff, f"{BASE}/changes", f"{BASE}/auto-correct", switch_off)
+            assert refused.status_code == 403 and auto_correct()
+        with login(url, "alice", "alice-secret") as admin:
+            answer = post_form(admin, f"{BASE}/changes", f"{BASE}/auto-correct", switch_off)
+            assert answer.status_code == 303 and answer.headers["location"] == f"{BASE}/changes"
+            assert "Auto-correction disabled." in admin.get(f"{BASE}/changes").text
+            assert not auto_correct()
+
+        w.store.set_stock("I-0", 30)  # an edit in wp-admin
+        with login(url, "sam", "sam-secret-1") as staff:
+            scanned = post_form(staff, f"{BASE}/changes", f"{BASE}/changes/scan", {})
+            assert scanned.status_code == 303
+            job = finished(w, drift.KIND, "scan now (sam)")
+            assert job.status == "succeeded", job.errors
+            assert store_stock(w, "I-0") == 30  # logged, not corrected: the switch is off
+            log = staff.get(f"{BASE}/changes", params={"sku": "I-0"}).text
+            assert f"Change detection scan #{job.id} queued." in log
+            assert "auto-correction is off" in log
+
+        with login(url, "alice", "alice-secret") as admin:
+            switch_on = {"enabled": "1", "back": f"{BASE}/health"}
+            answer = post_form(admin, f"{BASE}/health", f"{BASE}/auto-correct", switch_on)
+            assert answer.status_code == 303 and auto_correct()
+            first = job.id
+            assert post_form(admin, f"{BASE}/changes", f"{BASE}/changes/scan", {}).is_redirect
+            again = wait_for(
+                lambda: next(
+                    (
+                        j
+                        for j in w.rt.ledger.list(5, drift.KIND)
+                        if j.id != first and j.status in FINAL
+                    ),
+                    None,
+                ),
+                timeout=30,
+            )
+            assert again.status == "succeeded" and again.trigger == "scan now (alice)"
+            assert store_stock(w, "I-0") == 10  # corrected now the switch is on
+
+
+def test_retry_a_failed_product_from_the_product_sync_page(tmp_path: Path) -> None:
+    with world(tmp_path, settings=QUIET) as w:
+        # A SKU held by a trashed store product: the store refuses to create it again.
+        trashed = w.store.create_product({"name": "Old", "sku": "TR-1", "regular_price": "1.00"})
+        with httpx.Client(base_url=w.sim.api_url, auth=(KEY, SECRET), timeout=10) as store:
+            store.delete(f"/products/{trashed['id']}").raise_for_status()
+            w.http.post("/api/products", json={"sku": "TR-1", "name": "Reborn", "price": "2.00"})
+            assert w.sync(full=True)["status"] == "succeeded"
+            add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+            with login(str(w.http.base_url), "sam", "sam-secret-1") as staff:
+                failed = staff.get(f"{BASE}/products", params={"status": "failed"}).text
+                assert "TR-1" in failed and "Retry all 1 failed" in failed
+                # The admin empties the store's trash; staff press Retry on the product's row.
+                store.delete(
+                    f"/products/{trashed['id']}", params={"force": "true"}
+                ).raise_for_status()
+                answer = post_form(
+                    staff,
+                    f"{BASE}/products?status=failed",
+                    f"{BASE}/products/retry",
+                    {"sku": "TR-1"},
+                )
+                assert answer.status_code == 303
+                assert "Retrying 1 product." in staff.get(answer.headers["location"]).text
+                wait_for(
+                    lambda: (p := w.store.product_by_sku("TR-1")) and p["name"] == "Reborn",
+                    timeout=30,
+                )
+                nothing = post_form(staff, f"{BASE}/products", f"{BASE}/products/retry", {})
+                assert "Nothing to retry." in staff.get(nothing.headers["location"]).text
