@@ -1,7 +1,9 @@
 """The admin pages in a real browser: Debian's chromium driven by Playwright.
 
-One hub with the store simulator serves every test of this module (worker threads on, so Sync
-Now really runs). Screenshots of the main pages go to ``test-artifacts/screenshots/``.
+One hub with every built-in plugin (the store simulator behind WooCommerce, a virtual receipt
+printer behind the printer plugin, freebies) serves every test of this module, with worker
+threads on, so Sync Now really runs. Screenshots of the main pages go to
+``test-artifacts/screenshots/`` (a gitignored test artefact; CI keeps the folder).
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from hub.testing import wait_for
 from hub.web.auth import add_user
+from plugins.brother_printer.virtual_printer import VirtualPrinter
 from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 
 pytestmark = pytest.mark.browser
@@ -46,8 +51,20 @@ if not shutil.which(CHROMIUM):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("browser")) as w:
+def printer() -> Iterator[VirtualPrinter]:
+    with VirtualPrinter(language="escpos") as vp:
+        yield vp
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, printer: VirtualPrinter) -> Iterator[World]:
+    # The printer plugin's section goes in beside WooCommerce's (``extra`` adds to [plugins]).
+    till = {"name": "till", "host": printer.host, "port": printer.port, "model": "TM-T20III"}
+    with world(
+        tmp_path_factory.mktemp("browser"),
+        extra_plugins=["brother_printer", "freebies"],
+        backend={"extra": {"plugins": {"brother_printer": {"printers": [till]}}}},
+    ) as w:
         add_user(w.rt.session, "alice", "alice-secret", "admin")
         add_user(w.rt.session, "sam", "sam-secret-1", "staff")
         # A SKU held by a product in the store's trash: the store refuses to create it again,
@@ -163,7 +180,7 @@ def test_sync_now_progress_reaches_the_end_and_errors_show_in_health(
     sync_api.expect(page.locator("#product-card")).to_contain_text("120")
     shot(page, "health-monitor")
 
-    page.click("nav.menu >> text=Jobs")
+    page.click('nav.menu a[href="/admin/jobs"]')
     page.click("table.jobs >> a >> nth=0")
     sync_api.expect(page.locator("h1")).to_contain_text("Job #")
     shot(page, "job-detail")
@@ -224,3 +241,63 @@ def test_staff_is_refused_a_settings_change(new_page: Any, site: World) -> None:
     shot(page, "staff-refused")
     page.goto("/admin/users")
     sync_api.expect(page.locator("body")).to_contain_text("for admins only")
+
+
+def test_jobs_printers_freebies_inventory_changes_and_duplicates(
+    new_page: Any, site: World, printer: VirtualPrinter
+) -> None:
+    # Something to show on each page: a campaign, and a till sale whose receipt is printed.
+    start = datetime.now(UTC) - timedelta(hours=1)
+    campaign = {
+        "name": "Spend £20, get a free pen",
+        "start": start.isoformat(),
+        "end": (start + timedelta(days=30)).isoformat(),
+        "rule": {"kind": "spend", "min_spend": "20.00"},
+        "gift_sku": "B-001",
+        "cap": 50,
+    }
+    created = site.http.post("/api/freebies/campaigns", json=campaign)
+    assert created.status_code == 201, created.text
+    sale = {"lines": [{"sku": "B-002", "quantity": 1}], "payment_method": "cash"}
+    assert site.http.post("/api/orders", json=sale).status_code == 201
+    printer.wait_for_jobs(1, timeout=15)
+    wait_for(lambda: site.rt.ledger.list(1, "freebies.publish"), timeout=15)
+
+    page = new_page("alice", "alice-secret")
+    menu = page.locator("nav.menu")
+    menu.locator('a[href="/admin/jobs"]').click()
+    sync_api.expect(page.locator("h1")).to_have_text("Jobs")
+    sync_api.expect(page.locator("table.jobs")).to_contain_text("freebies.publish")
+    shot(page, "jobs")
+
+    menu.locator('a[href="/admin/printers"]').click()
+    sync_api.expect(page.locator("h1")).to_have_text("Printers")
+    sync_api.expect(page.locator("main")).to_contain_text("till")
+    shot(page, "printers")
+    menu.locator('a[href="/admin/printers/jobs"]').click()
+    sync_api.expect(page.locator("tr[data-print-job]").first).to_contain_text("printed")
+    shot(page, "print-jobs")
+
+    menu.locator('a[href="/admin/freebies"]').click()
+    sync_api.expect(page.locator("h1")).to_have_text("Campaigns")
+    sync_api.expect(page.locator("main")).to_contain_text(campaign["name"])
+    shot(page, "freebies")
+
+    menu.locator(f'a[href="{BASE}/inventory"]').click()
+    sync_api.expect(page.locator("h1")).to_have_text("Inventory Sync")
+    page.click("#push-inventory")
+    sync_api.expect(page.locator(".flash")).to_contain_text("Inventory push #")
+    shot(page, "inventory-sync")
+
+    menu.locator(f'a[href="{BASE}/changes"]').click()
+    sync_api.expect(page.locator("h1")).to_have_text("Change Log")
+    page.click("button:has-text('Scan now')")
+    sync_api.expect(page.locator(".flash")).to_contain_text("Change detection scan #")
+    shot(page, "change-log")
+
+    menu.locator(f'a[href="{BASE}/duplicates"]').click()
+    page.click("#run-report")
+    sync_api.expect(page.locator("main")).to_contain_text("store products read")
+    shot(page, "duplicates")
+    for name in ("jobs", "printers", "print-jobs", "freebies", "inventory-sync", "change-log"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000
