@@ -281,8 +281,10 @@ class JobLedger:
         """Ask for a job of ``kind``. Returns the job and whether it is new.
 
         Without ``supersede`` an active job of the kind is returned as it is (requests
-        coalesce). With it (Sync Now), the active or stuck job is superseded and a new one
-        takes over, carrying its cursor so that the work resumes where it stopped.
+        coalesce). With it (Sync Now), the active job is superseded and a new one takes over,
+        carrying its cursor so that the work resumes where it stopped. A new job also takes
+        over when the kind's latest job is stuck: it carries that cursor, and the stuck job
+        names it in ``superseded_by`` (so it is taken over once, and later jobs start afresh).
         """
         self.mark_stuck()
         with self.session() as s:
@@ -293,19 +295,22 @@ class JobLedger:
             ).first()
             if active is not None and not supersede:
                 return active, False
-            previous = (
-                active
-                or s.exec(
-                    select(Job)
-                    .where(Job.kind == kind, Job.status == "stuck")
-                    .order_by(col(Job.id).desc())
+            stuck = None
+            if active is None:
+                latest = s.exec(
+                    select(Job).where(Job.kind == kind).order_by(col(Job.id).desc())
                 ).first()
-            )
+                if latest is not None and latest.status == "stuck" and not latest.superseded_by:
+                    stuck = latest
+            previous = active or stuck
             job = Job(kind=kind, trigger=trigger, params=params or {})
-            if previous is not None and previous.status in ("stuck", "running", "queued"):
+            if previous is not None:
                 job.cursor = dict(previous.cursor or {})
             s.add(job)
             s.flush()
+            if stuck is not None:
+                stuck.superseded_by = job.id
+                s.add(stuck)
             if active is not None:
                 active.status = "superseded"
                 active.superseded_by = job.id

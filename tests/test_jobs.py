@@ -101,6 +101,39 @@ def test_silent_job_is_marked_stuck_and_replaced(runtime: Runtime) -> None:
     assert replacement.id is not None and ledger.claim(replacement.id)
 
 
+def test_scheduler_marks_a_silent_job_stuck_and_a_new_request_supersedes_it(
+    runtime: Runtime,
+) -> None:
+    # No one calls mark_stuck here: the scheduler's own tick must notice the silence.
+    ledger = runtime.ledger
+    job, _ = ledger.request("demo.sync", trigger="schedule")
+    assert job.id is not None and ledger.claim(job.id, "worker-gone")
+    assert ledger.heartbeat(job.id, done=4, total=10, cursor={"page": 4})
+    runtime.start_worker(1)
+
+    def status() -> str:
+        stored = ledger.get(job.id or 0)
+        assert stored is not None
+        return stored.status
+
+    assert status() == "running"  # a fresh heartbeat is not stuck
+    wait_for(lambda: status() == "stuck", timeout=6)
+    stuck = ledger.get(job.id)
+    assert stuck is not None and stuck.finished_at is not None
+    assert not ledger.heartbeat(job.id), "a stuck job's worker must be told to stop"
+
+    replacement, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
+    assert created and replacement.id is not None and replacement.cursor == {"page": 4}
+    assert ledger.claim(replacement.id), "the stuck job must have released the kind's lock"
+    old = ledger.get(job.id)
+    assert old is not None and (old.status, old.superseded_by) == ("stuck", replacement.id)
+    assert ledger.finish(replacement.id, "succeeded")
+
+    # The stuck job was taken over once: later jobs of the kind start afresh.
+    later, created = ledger.request("demo.sync", trigger="schedule")
+    assert created and later.cursor == {}
+
+
 def test_twins_claimed_at_once_leave_one_running_and_the_rest_superseded(
     runtime: Runtime,
 ) -> None:
