@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from hub.jobs import JobLedger
+from hub.jobs import JobLedger, Priority
 from hub.models import Job
 from hub.runtime import Runtime
-from hub.testing import make_settings, running_hub, wait_for
+from hub.testing import client, make_settings, running_hub, wait_for
 
 
 @pytest.fixture
@@ -132,6 +132,94 @@ def test_scheduler_marks_a_silent_job_stuck_and_a_new_request_supersedes_it(
     # The stuck job was taken over once: later jobs of the kind start afresh.
     later, created = ledger.request("demo.sync", trigger="schedule")
     assert created and later.cursor == {}
+
+
+def test_a_receipt_runs_at_once_and_queued_work_runs_by_priority(runtime: Runtime) -> None:
+    # One background worker, busy with a long catalogue chunk; catalogue, inventory and
+    # order-import tasks queue up behind it, then a receipt is queued.
+    queue = runtime.queue
+    ran: list[str] = []
+    busy, release = threading.Event(), threading.Event()
+
+    def long_chunk() -> None:
+        busy.set()
+        release.wait(10)
+
+    def work(name: str) -> None:
+        ran.append(name)
+
+    queue.register("test.long_chunk", long_chunk, priority=Priority.CATALOGUE)
+    queue.register("test.catalogue", work, priority=Priority.CATALOGUE)
+    queue.register("test.inventory", work, priority=Priority.INVENTORY)
+    queue.register("test.import", work, priority=Priority.ORDER_IMPORT)
+    queue.register("test.receipt", work, priority=Priority.PRINT, lane="urgent")
+    queue.start_consumers(workers=1, urgent_workers=1)
+    try:
+        queue.enqueue("test.long_chunk")
+        assert busy.wait(10)
+        for n in range(2):
+            queue.enqueue("test.catalogue", f"catalogue {n}")
+            queue.enqueue("test.inventory", f"inventory {n}")
+            queue.enqueue("test.import", f"import {n}")
+        queue.enqueue("test.catalogue", "catalogue 2")
+        queue.enqueue("test.receipt", "receipt")
+
+        # The receipt does not wait for the busy background worker.
+        wait_for(lambda: ran == ["receipt"], timeout=5)
+        time.sleep(0.2)
+        assert ran == ["receipt"], "background work ran while its only worker was busy"
+
+        release.set()
+        wait_for(lambda: len(ran) == 8, timeout=10)
+        # Then the queue drains by priority (first in, first out within one priority).
+        assert ran == [
+            "receipt",
+            "import 0",
+            "import 1",
+            "inventory 0",
+            "inventory 1",
+            "catalogue 0",
+            "catalogue 1",
+            "catalogue 2",
+        ]
+    finally:
+        release.set()
+
+
+def test_api_lists_jobs_newest_first_and_shows_one(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    sync, _ = ledger.request("demo.sync", trigger="api", params={"full": True})
+    assert sync.id is not None and ledger.claim(sync.id)
+    ledger.heartbeat(sync.id, done=3, total=8, phase="pushing")
+    ledger.add_error(sync.id, "price missing", item="SKU-9")
+    export, _ = ledger.request("demo.export", trigger="schedule")
+    assert export.id is not None and ledger.claim(export.id)
+    ledger.finish(export.id, "succeeded", {"rows": 12})
+    with client(runtime) as http:
+        jobs = http.get("/api/jobs").json()["jobs"]
+        assert [(j["id"], j["kind"], j["status"]) for j in jobs] == [
+            (export.id, "demo.export", "succeeded"),
+            (sync.id, "demo.sync", "running"),
+        ]
+        only_sync = http.get("/api/jobs", params={"kind": "demo.sync"}).json()["jobs"]
+        assert [j["id"] for j in only_sync] == [sync.id]
+        assert [j["id"] for j in http.get("/api/jobs?limit=1").json()["jobs"]] == [export.id]
+        bad = http.get("/api/jobs?limit=0")
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "limit"
+
+        one = http.get(f"/api/jobs/{sync.id}").json()
+        assert (one["kind"], one["trigger"], one["params"]) == ("demo.sync", "api", {"full": True})
+        assert (one["done"], one["total"], one["phase"]) == (3, 8, "pushing")
+        assert one["errors"][0]["item"] == "SKU-9" and one["heartbeat_at"]
+        assert http.get(f"/api/jobs/{export.id}").json()["result"] == {"rows": 12}
+
+        missing = http.get(f"/api/jobs/{export.id + 1000}")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["field"] == "job_id"
+        assert http.get("/api/jobs/not-a-number").status_code == 404
+    with client(runtime, token=None) as anonymous:
+        assert anonymous.get("/api/jobs").status_code == 401
+        assert anonymous.get(f"/api/jobs/{sync.id}").status_code == 401
 
 
 def test_twins_claimed_at_once_leave_one_running_and_the_rest_superseded(
