@@ -5,9 +5,8 @@ loopback ports, writes a config that points the hub at both, loads a demo catalo
 admin, and serves the hub the way ``hub run`` does (web server and worker together). Ctrl-C stops
 all of it.
 
-The demo is the one place where the core composes the built-in plugins' stand-ins (the store
-simulator and the virtual printer), so it imports them lazily here; the runtime itself still
-knows no plugin by name. The demo's extra pages ("Record a till sale", "Virtual printer") are
+The demo composes the built-in plugins' stand-ins (the store simulator and the virtual printer),
+so it lives beside the core rather than in it: the core knows no plugin by name. The demo's extra pages ("Record a till sale", "Virtual printer") are
 installed into this process's app only, so a shop's hub never shows them.
 """
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.demo import demo_catalogue
+from demo import demo_catalogue
 from hub.testing import free_port, wait_for
 from tests.web.admin_fixtures import csrf_of, login
 
