@@ -43,6 +43,7 @@ from hub.errors import InputError
 from hub.jobs import Priority
 from hub.models import Order, OrderLine
 from hub.types import CheckResult, DeviceInfo, Document, OrderInfo
+from plugins.brother_printer.codepages import make_printable
 from plugins.brother_printer.config import BrotherPrinterSettings, PrinterSettings
 from plugins.brother_printer.devices import can_query_status, check_status, deliver
 from plugins.brother_printer.layout import Block, Cut, Feed, QRCode, Text
@@ -311,11 +312,13 @@ class PrinterService:
             ("Device", printer.describe_device()),
             ("Printed", now),
         ):
-            line = f"{label}: {value}"
+            # The same replacement rule (and its log) as receipts: a device path or a store
+            # time format may hold characters the code page lacks.
+            line = make_printable(f"{label}: {value}", profile.codepage)
             blocks.append(Text(line[: profile.columns]))
         blocks.append(Text("-" * profile.columns))
-        sample = "£ € é è à ç ü ñ"
-        blocks.append(Text(sample.encode(profile.codepage, "replace").decode(profile.codepage)))
+        # What this code page makes of the characters receipts need, by the documented rule.
+        blocks.append(Text(make_printable("£ € é è à ç ü ñ", profile.codepage)))
         blocks.append(
             Text("1234567890" * (profile.columns // 10) + "12345"[: profile.columns % 10])
         )

@@ -216,7 +216,8 @@ def layout_receipt(data: ReceiptData, columns: int, codec: str) -> list[Block]:
     if data.payment_method:
         paid = data.amount_paid if data.amount_paid is not None else data.total
         b.left_right(data.payment_method.capitalize(), money(paid, cur))
-        if data.change is not None:
+        # Change is given in cash only: a card receipt saying "Change £0.00" reads as a mistake.
+        if data.change is not None and data.is_cash:
             b.left_right("Change", money(data.change, cur))
     b.rule()
     b.add_code(data.code, data.order_number)

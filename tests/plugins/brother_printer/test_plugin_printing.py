@@ -12,7 +12,7 @@ are covered end to end.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import socket
 import time
@@ -25,101 +25,25 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.config import Settings
 from hub.errors import ConfigError
 from hub.pos import Pos
 from hub.runtime import Runtime
-from hub.testing import client, make_settings, postgres_database, running_hub, wait_for
+from hub.testing import client, postgres_database, running_hub, wait_for
 from hub.types import OrderInfo, OrderLineInfo
-from plugins.brother_printer.decode import DecodedJob, decode
+from plugins.brother_printer.decode import decode
 from plugins.brother_printer.tables import PrintJob
 from plugins.brother_printer.virtual_printer import VirtualPrinter
-
-# Short timeouts keep the file fast; Huey's scheduler still rounds delays up to about 1 s.
-FAST: dict[str, Any] = {
-    "status_timeout": 0.2,
-    "connect_timeout": 0.3,
-    "write_timeout": 0.4,
-    "retry_base_delay": 0.1,
-    "retry_max_delay": 0.3,
-    "retry_for_seconds": 60,
-    "hold_recheck_seconds": 0.2,
-    "lease_wait_seconds": 5,
-    "footer_lines": ["Merci ! Prices in £ and €"],
-    "store_name": "Brother Café",
-}
-
-
-def printer(vp: VirtualPrinter, name: str = "till", **extra: Any) -> dict[str, Any]:
-    model = "TM-T20III" if vp.language == "escpos" else "TD-4000"
-    return {
-        "name": name,
-        "host": vp.host,
-        "port": vp.port,
-        "model": model,
-        "language": vp.language,
-        **extra,
-    }
-
-
-def settings_for(tmp_path: Path, printers: list[dict[str, Any]], **kw: Any) -> Settings:
-    section = {**FAST, "printers": printers, **kw.pop("section", {})}
-    return make_settings(
-        tmp_path, plugins=["brother_printer"], plugin_config={"brother_printer": section}, **kw
-    )
-
-
-@contextlib.contextmanager
-def hub_client(settings: Settings) -> Iterator[tuple[Runtime, httpx.Client]]:
-    with running_hub(settings, worker=True) as rt, client(rt) as http:
-        add_products(http)
-        yield rt, http
-
-
-def add_products(http: httpx.Client) -> None:
-    for sku, name, price in (
-        ("CB-1", "Crème brûlée", "4.50"),
-        ("TEA-1", "Thé vert", "2.00"),
-    ):
-        r = http.post(
-            "/api/products", json={"sku": sku, "name": name, "price": price, "stock": 500}
-        )
-        assert r.status_code in (201, 409), r.text
-
-
-def sale(http: httpx.Client, payment: str = "cash", **extra: Any) -> dict[str, Any]:
-    body = {
-        "lines": [{"sku": "CB-1", "quantity": 2}, {"sku": "TEA-1", "quantity": 1}],
-        "payment_method": payment,
-        **extra,
-    }
-    if payment == "cash":
-        body.setdefault("amount_paid", "20.00")
-    r = http.post("/api/orders", json=body)
-    assert r.status_code in (200, 201), r.text
-    return dict(r.json())
-
-
-def jobs(http: httpx.Client, state: str | None = None) -> list[dict[str, Any]]:
-    r = http.get("/api/printers/jobs", params={"state": state} if state else {})
-    assert r.status_code == 200, r.text
-    return list(r.json()["jobs"])
-
-
-def job_state(http: httpx.Client, job_id: int) -> str:
-    return str(http.get(f"/api/printers/jobs/{job_id}").json()["state"])
-
-
-def wait_printed(vp: VirtualPrinter, n: int, timeout: float = 10) -> list[DecodedJob]:
-    wait_for(lambda: len(vp.jobs) >= n, timeout)
-    return vp.decoded_jobs()
-
-
-def printer_check(http: httpx.Client, name: str = "till") -> dict[str, Any]:
-    plugin = next(
-        p for p in http.get("/api/health").json()["plugins"] if p["name"] == "brother_printer"
-    )
-    return dict(next(c for c in plugin["checks"] if c["name"] == f"printer {name}"))
+from tests.plugins.brother_printer.hub_fixtures import (
+    add_products,
+    hub_client,
+    job_state,
+    jobs,
+    printer,
+    printer_check,
+    sale,
+    settings_for,
+    wait_printed,
+)
 
 
 @pytest.fixture
@@ -157,6 +81,9 @@ def test_till_sale_prints_receipt_with_qr_accents_and_drawer_kick_for_cash_only(
 
         assert card_receipt.qr_codes == [card["number"]]
         assert card_receipt.drawer_kicks == []
+        # Change is given in cash only: no "Change £0.00" on a card receipt.
+        assert any(ln.startswith("Card") for ln in card_receipt.text_lines)
+        assert not any(ln.startswith("Change") for ln in card_receipt.text_lines)
         assert card_receipt.cuts == ["full"]
         states = {j["order_number"]: (j["state"], j["kind"], j["attempts"]) for j in jobs(http)}
         assert states == {
@@ -519,6 +446,48 @@ def test_test_print_api_and_bad_input(tmp_path: Path, vp: VirtualPrinter) -> Non
     assert "Printer: till" in page.text_lines
     assert "£ € é è à ç ü ñ" in page.text_lines
     assert page.qr_codes == ["test:till"] and page.cuts == ["full"]
+
+
+def test_test_page_sample_follows_the_replacement_rule_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Windows 1250 has € é ç ü but not £ è à ñ: the documented rule, not plain "?" for all.
+    with (
+        VirtualPrinter("brother_escp") as vp,
+        caplog.at_level(logging.WARNING, logger="plugins.brother_printer.codepages"),
+        hub_client(settings_for(tmp_path, [printer(vp, codepage="cp1250")])) as (_rt, http),
+    ):
+        assert http.post("/api/printers/till/test").status_code == 202
+        [page] = wait_printed(vp, 1)
+    assert page.code_pages and set(page.code_pages) == {1}  # ESC t 1: Windows 1250
+    assert "? € é e a ç ü n" in page.text_lines
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("U+00E8" in m and "'e'" in m for m in logged)  # è -> e, logged
+
+
+def test_till_receipt_on_a_brother_escp_printer_through_the_hub(tmp_path: Path) -> None:
+    with (
+        VirtualPrinter("brother_escp") as vp,
+        hub_client(settings_for(tmp_path, [printer(vp, paper_mm=58)])) as (_rt, http),
+    ):
+        order = sale(http, "cash", amount_paid="20.00")
+        [receipt] = wait_printed(vp, 1)
+        status = http.get("/api/printers").json()["printers"][0]["status"]
+    # Asked for its status with ESC i S on a connection of its own, then the job in ESC/P.
+    assert any(c.status_replies and not c.is_job for c in vp.connections)
+    assert status["verdict"] == "ok"
+    assert receipt.mode_switches == [0]  # ESC i a 0: ESC/P mode
+    assert receipt.code_pages and set(receipt.code_pages) == {2}  # ESC t 2: Windows 1252
+    assert "Brother Café" in receipt.text_lines
+    assert "Merci ! Prices in £ and €" in receipt.text_lines
+    assert any(ln.startswith("Crème brûlée") and ln.endswith("£9.00") for ln in receipt.text_lines)
+    total = next(ln for ln in receipt.text_lines if ln.startswith("TOTAL"))
+    assert total.endswith("£13.20")
+    assert any(ln.startswith("Change") and ln.endswith("£6.80") for ln in receipt.text_lines)
+    assert all(ln.width <= 32 for ln in receipt.lines)  # 58 mm paper
+    assert receipt.qr_codes == [order["number"]]
+    assert receipt.drawer_kicks == []  # ESC/P has no drawer command; these models no port
+    assert receipt.significant_events()[-1] == ("cut", "full")
 
 
 def test_file_printer_receives_the_whole_job(tmp_path: Path) -> None:

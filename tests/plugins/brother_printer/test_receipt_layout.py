@@ -51,6 +51,33 @@ def test_every_line_fits_and_amounts_are_right_aligned(
         assert len(line) == columns and line.endswith(money(amount, "£"))
 
 
+@pytest.mark.parametrize(
+    ("method", "paid", "change", "expected"),
+    [
+        ("cash", "20.00", "6.80", "£6.80"),
+        ("cash", "13.20", "0.00", "£0.00"),  # exact cash: "no change" is still said
+        ("card", None, "0.00", None),  # the till stores 0.00 for a card sale: not printed
+    ],
+)
+def test_change_is_printed_for_cash_only(
+    method: str,
+    paid: str | None,
+    change: str,
+    expected: str | None,
+    vp_receipt: Callable[..., ReceiptData],
+) -> None:
+    data = vp_receipt(
+        payment_method=method,
+        total=Decimal("13.20"),
+        amount_paid=Decimal(paid) if paid else None,
+        change=Decimal(change),
+    )
+    lines = [t.text for t in texts(layout_receipt(data, 32, "cp858"))]
+    printed = [ln for ln in lines if ln.startswith("Change ")]
+    assert [ln.split()[-1] for ln in printed] == ([expected] if expected else [])
+    assert any(ln.startswith(method.capitalize() + " ") for ln in lines)
+
+
 def test_long_names_wrap_and_keep_the_total_on_the_last_name_line() -> None:
     name = "Extraordinarily long product name that must wrap over several lines"
     data = ReceiptData(
