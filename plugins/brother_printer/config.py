@@ -86,11 +86,14 @@ class BrotherPrinterSettings(Strict):
     # so a printer without status support does not add the timeout to every receipt.
     status_unsupported_recheck_seconds: float = Field(default=300.0, ge=0)
 
-    # Retries when no byte was sent (printer refused, off, unreachable): exponential backoff
-    # from retry_base_delay up to retry_max_delay, for retry_for_seconds, then "failed".
+    # A printer that takes no byte (refused, switched off, unreachable) is offline: its jobs are
+    # held and retried with exponential backoff from retry_base_delay, capped at
+    # retry_max_delay (so a job prints within that long of the printer coming back), for
+    # retry_for_seconds; then "failed" (a person may retry it). A day by default: a till
+    # receipt must print, but one for yesterday's sale should not appear by surprise.
     retry_base_delay: float = Field(default=1.0, gt=0, le=300)
     retry_max_delay: float = Field(default=30.0, gt=0, le=3600)
-    retry_for_seconds: float = Field(default=600.0, ge=0)
+    retry_for_seconds: float = Field(default=86400.0, ge=0)
     # A held job (paper out, cover open, offline) is looked at again after this many seconds.
     hold_recheck_seconds: float = Field(default=5.0, gt=0, le=3600)
 

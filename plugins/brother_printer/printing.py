@@ -18,6 +18,9 @@ States (``tables.STATES``)::
   per printer in the database (owner + expiry, claimed by compare-and-set) across processes.
 - A job found ``sending`` whose process died becomes ``uncertain``: nobody knows how many of its
   bytes reached the paper.
+- A printer that takes no byte (refused, switched off, unreachable) is offline: its jobs are
+  held like those of a printer reporting a fault, retried with capped backoff, and shown in
+  health with their number and age.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
@@ -71,6 +74,24 @@ def service(hub: Hub) -> PrinterService:
             svc = PrinterService(hub)
             _SERVICES[hub] = svc
         return svc
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff after ``attempts`` failed attempts, capped at ``cap``.
+
+    The exponent is bounded too: a printer that stays off for days makes thousands of attempts,
+    and ``2 ** 1100`` no longer converts to a float.
+    """
+    return min(base * 2 ** min(max(attempts - 1, 0), 32), cap)
+
+
+def describe_age(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def drop_service(hub: Hub) -> None:
@@ -461,7 +482,7 @@ class PrinterService:
         status = self._status(printer)
         device_values = self._device_status_values(printer.name)
         if status is not None and status.holds_jobs:
-            reason = f"held: printer reports {', '.join(status.errors) or status.verdict}"
+            reason = f"held: printer reports {', '.join(status.conditions) or status.verdict}"
             # The printer's row first, so that whoever sees the job held also sees why.
             self._update_device(printer.name, **device_values)
             if self._bump_and_enqueue(
@@ -535,27 +556,38 @@ class PrinterService:
                 "sending",
                 owner=self.owner,
                 state="failed",
+                held=False,
                 bytes_sent=0,
                 finished_at=now,
                 last_error=(f"not sent after {attempts} attempt(s) over {waited:.0f} s: {detail}"),
             )
             self.hub.logger.error("print job %s failed: %s", job.id, detail)
             return "failed"
-        delay = min(s.retry_base_delay * 2 ** max(attempts - 1, 0), s.retry_max_delay)
+        # Not a byte left: the printer is offline (switched off, unplugged, refusing). The job
+        # is held like one behind a paper-out, and tried again until the printer takes it.
+        delay = retry_delay(attempts, s.retry_base_delay, s.retry_max_delay)
         ticket = (fresh.ticket if fresh else job.ticket) + 1
         if self._cas(
             job,
             "sending",
             owner=self.owner,
             state="queued",
+            held=True,
             ticket=ticket,
             bytes_sent=0,
             next_attempt_at=now + timedelta(seconds=delay),
-            last_error=f"not sent (attempt {attempts}): {detail}; retrying in {delay:g} s",
+            last_error=(
+                f"held: printer offline, not reachable ({detail}); attempt {attempts},"
+                f" next in {delay:g} s"
+            ),
         ):
             job.ticket = ticket
             self._enqueue(job, delay)
-        return "retry"
+            if attempts == 1:  # once per job: a printer off for hours retries all the while
+                self.hub.logger.warning(
+                    "print job %s held: printer %s offline (%s)", job.id, printer.name, detail
+                )
+        return "held"
 
     # --- status ------------------------------------------------------------------------
 
@@ -582,7 +614,7 @@ class PrinterService:
         if last is None:
             return {}
         st = last.status
-        detail = ", ".join(st.errors) or st.detail or ("unsupported" if st.unsupported else "")
+        detail = ", ".join(st.conditions) or st.detail or ("unsupported" if st.unsupported else "")
         return {"verdict": st.verdict, "status_detail": detail, "checked_at": last.at}
 
     def _update_device(self, name: str, **values: Any) -> None:
@@ -791,10 +823,28 @@ class PrinterService:
             counts.setdefault(printer, {})[state] = int(n)
         return counts
 
+    def held(self) -> dict[str, tuple[int, datetime]]:
+        """Per printer: how many jobs wait for it (fault or offline) and the oldest one's time."""
+        with self.hub.session() as s:
+            rows = s.exec(
+                select(PrintJob.printer, func.count(), func.min(PrintJob.created_at))
+                .where(PrintJob.state == "queued", col(PrintJob.held).is_(True))
+                .group_by(PrintJob.printer)
+            ).all()
+        out: dict[str, tuple[int, datetime]] = {}
+        for printer, n, oldest in rows:
+            if isinstance(oldest, str):  # min() loses the column type on some dialects
+                oldest = datetime.fromisoformat(oldest)
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            out[printer] = (int(n), oldest)
+        return out
+
     def printers_info(self) -> list[dict[str, Any]]:
         with self.hub.session() as s:
             rows = {d.name: d for d in s.exec(select(PrinterDevice)).all()}
         counts = self.counts()
+        held = self.held()
         out = []
         for p in self.settings.printers:
             profile = self.profiles[p.name]
@@ -819,39 +869,64 @@ class PrinterService:
                         "last_outcome": row.last_outcome if row else "",
                         "last_error": row.last_error if row else "",
                     },
-                    "jobs": {state: counts.get(p.name, {}).get(state, 0) for state in STATES[:2]}
-                    | {
-                        "uncertain": counts.get(p.name, {}).get("uncertain", 0),
-                        "failed": counts.get(p.name, {}).get("failed", 0),
-                    },
+                    "jobs": self._job_counts(p.name, counts, held),
                 }
             )
         return out
 
+    @staticmethod
+    def _job_counts(
+        name: str, counts: dict[str, dict[str, int]], held: dict[str, tuple[int, datetime]]
+    ) -> dict[str, Any]:
+        mine = counts.get(name, {})
+        n_held, oldest = held.get(name, (0, None))
+        return {
+            **{state: mine.get(state, 0) for state in ("queued", "sending", "uncertain", "failed")},
+            "held": n_held,
+            "oldest_held_at": oldest.isoformat() if oldest else None,
+        }
+
     def health(self) -> list[CheckResult]:
+        """One check per printer. Failing (level ``error``) while it holds jobs (a fault it
+        reports, or offline), with their number and the oldest one's age, and while uncertain
+        jobs wait for a person; a warning (paper near end) also fails the check, at level
+        ``warning``: the hub's checks are pass/fail, and a printer about to run out of paper
+        needs someone before the next sale."""
+        now = utcnow()
         results = []
         for info in self.printers_info():
             st, jobs = info["status"], info["jobs"]
             problems = []
-            if st["verdict"] in ("hold", "unreachable"):
-                problems.append(f"{st['verdict']}: {st['detail'] or 'no detail'}")
-            if st["last_outcome"] == "not_sent" and jobs["queued"]:
-                problems.append(f"not reachable: {st['last_error']}")
+            if st["verdict"] == "hold":
+                problems.append(f"hold: {st['detail'] or 'no detail'}")
+            if st["verdict"] == "unreachable" or (
+                st["last_outcome"] == "not_sent" and jobs["held"]
+            ):
+                problems.append(f"offline: not reachable ({st['last_error'] or st['detail']})")
+            data: dict[str, Any] = {"status": st, "jobs": jobs, "roles": info["roles"]}
+            if jobs["held"]:
+                oldest = datetime.fromisoformat(jobs["oldest_held_at"])
+                age = (now - oldest).total_seconds()
+                data["oldest_held_seconds"] = round(age, 1)
+                since = oldest.astimezone(self.hub.timezone).strftime(
+                    self.settings.timestamp_format
+                )
+                problems.append(
+                    f"{jobs['held']} job(s) held, oldest waiting {describe_age(age)}"
+                    f" (since {since})"
+                )
             if jobs["uncertain"]:
                 problems.append(f"{jobs['uncertain']} uncertain job(s) wait for a person")
-            detail = "; ".join(problems)
-            if not detail:
-                verdict = st["verdict"] or "not checked yet"
-                warn = f" ({st['detail']})" if st["verdict"] == "warn" else ""
-                detail = f"{verdict}{warn}; {jobs['queued']} queued"
-            results.append(
-                CheckResult(
-                    f"printer {info['name']}",
-                    not problems,
-                    detail,
-                    {"status": st, "jobs": jobs, "roles": info["roles"]},
-                )
-            )
+            if problems:
+                level, detail = "error", "; ".join(problems)
+            elif st["verdict"] == "warn":
+                level = "warning"
+                detail = f"warning: {st['detail'] or 'printer warns'}; {jobs['queued']} queued"
+            else:
+                level = "ok"
+                detail = f"{st['verdict'] or 'not checked yet'}; {jobs['queued']} queued"
+            data["level"] = level
+            results.append(CheckResult(f"printer {info['name']}", level == "ok", detail, data))
         if self.logo_problem:
             results.append(CheckResult("receipt logo", False, self.logo_problem))
         return results

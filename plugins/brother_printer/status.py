@@ -82,6 +82,14 @@ class PrinterStatus:
     def holds_jobs(self) -> bool:
         return self.verdict == "hold"
 
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The named conditions, with ``offline`` when the printer says so and names no cause
+        (ESC/POS reports a plain offline through one bit, with no error to name it)."""
+        if self.online is False and not self.errors:
+            return ("offline",)
+        return self.errors
+
 
 def _valid_escpos_byte(b: int) -> bool:
     # Every DLE EOT reply has bits 1 and 4 set and bits 0 and 7 clear (ESC/POS reference).

@@ -31,6 +31,7 @@ from hub.runtime import Runtime
 from hub.testing import client, postgres_database, running_hub, wait_for
 from hub.types import OrderInfo, OrderLineInfo
 from plugins.brother_printer.decode import decode
+from plugins.brother_printer.printing import retry_delay
 from plugins.brother_printer.tables import PrintJob
 from plugins.brother_printer.virtual_printer import VirtualPrinter
 from tests.plugins.brother_printer.hub_fixtures import (
@@ -159,22 +160,36 @@ def test_same_order_recorded_twice_prints_one_receipt(tmp_path: Path, vp: Virtua
 # --- faults --------------------------------------------------------------------------------
 
 
-def test_refused_printer_is_retried_and_prints_exactly_once_when_back(
+def test_unreachable_printer_holds_jobs_as_offline_with_age_in_health_and_prints_once_back(
     tmp_path: Path, vp: VirtualPrinter
 ) -> None:
     with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
         vp.set_fault("refused")
         order = sale(http, "cash")
-        job = wait_for(lambda: [j for j in jobs(http) if j["attempts"] >= 2], 10)[0]
-        assert job["state"] in ("queued", "sending")
-        assert "refused" in job["last_error"] or job["state"] == "sending"
-        assert not printer_check(http)["ok"] or job["state"] == "sending"
+        # Refused again and again: held (not failed), retried with capped backoff.
+        wait_for(lambda: [j for j in jobs(http) if j["attempts"] >= 3 and j["state"] == "queued"])
+        [job] = jobs(http)
+        assert job["held"] is True
+        assert "offline" in job["last_error"] and "refused" in job["last_error"]
+        check = printer_check(http)
+        assert check["ok"] is False and check["data"]["level"] == "error"
+        assert "offline: not reachable" in check["detail"]
+        assert "1 job(s) held, oldest waiting" in check["detail"]
+        assert check["data"]["jobs"]["held"] == 1 and check["data"]["oldest_held_seconds"] > 0
         vp.clear_fault()
         [receipt] = wait_printed(vp, 1)
-        assert receipt.qr_codes == [order["number"]]
+        assert receipt.qr_codes == [order["number"]] and receipt.drawer_kicks == [2]
         wait_for(lambda: job_state(http, job["id"]) == "printed", 5)
         time.sleep(1.5)  # any stray retry would have printed by now
         assert len(vp.jobs) == 1
+        check = printer_check(http)
+        assert check["ok"] is True and check["data"]["jobs"]["held"] == 0
+
+
+def test_retry_delay_is_capped_even_after_days_of_attempts() -> None:
+    assert [retry_delay(n, 1.0, 30.0) for n in (1, 2, 3, 5, 6)] == [1, 2, 4, 16, 30]
+    # A printer off for days: thousands of attempts must neither overflow nor exceed the cap.
+    assert retry_delay(5000, 1.0, 30.0) == 30.0
 
 
 def test_not_sent_for_too_long_fails_with_the_reason(tmp_path: Path, vp: VirtualPrinter) -> None:
@@ -236,18 +251,32 @@ def test_uncertain_job_confirmed_printed(tmp_path: Path, vp: VirtualPrinter) -> 
         assert printer_check(http)["ok"] is True
 
 
-@pytest.mark.parametrize("fault", ["paper_out", "cover_open"])
+@pytest.mark.parametrize(
+    ("language", "fault", "reported"),
+    [
+        ("escpos", "paper_out", "paper out"),
+        ("escpos", "cover_open", "cover open"),
+        ("escpos", "offline", "offline"),
+        # Brother ESC/P: the 32-byte ESC i S reply's error bits, through the hub.
+        ("brother_escp", "paper_out", "no media"),
+        ("brother_escp", "cover_open", "cover open"),
+        ("brother_escp", "offline", "printer turned off"),
+    ],
+)
 def test_printer_fault_holds_jobs_shows_in_health_and_prints_after_it_clears(
-    tmp_path: Path, vp: VirtualPrinter, fault: str
+    tmp_path: Path, language: str, fault: str, reported: str
 ) -> None:
-    with hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http):
+    with (
+        VirtualPrinter(language) as vp,
+        hub_client(settings_for(tmp_path, [printer(vp)])) as (_rt, http),
+    ):
         vp.set_fault(fault)
         order = sale(http, "cash")
         [job] = wait_for(lambda: [j for j in jobs(http, "queued") if j["held"]], 10)
-        assert fault.replace("_", " ") in job["last_error"]
+        assert f"printer reports {reported}" in job["last_error"]
         check = printer_check(http)
-        assert check["ok"] is False
-        assert "hold" in check["detail"] and fault.replace("_", " ") in check["detail"]
+        assert check["ok"] is False and check["data"]["level"] == "error"
+        assert f"hold: {reported}" in check["detail"] and "1 job(s) held" in check["detail"]
         status = http.get("/api/printers").json()["printers"][0]["status"]
         assert status["verdict"] == "hold"
         time.sleep(0.5)
@@ -256,6 +285,8 @@ def test_printer_fault_holds_jobs_shows_in_health_and_prints_after_it_clears(
         [receipt] = wait_printed(vp, 1)
         assert receipt.qr_codes == [order["number"]]
         wait_for(lambda: printer_check(http)["ok"], 5)
+        time.sleep(0.5)
+        assert len(vp.jobs) == 1
 
 
 def test_paper_near_end_warns_but_prints(tmp_path: Path, vp: VirtualPrinter) -> None:
@@ -265,6 +296,10 @@ def test_paper_near_end_warns_but_prints(tmp_path: Path, vp: VirtualPrinter) -> 
         wait_printed(vp, 1)
         status = http.get("/api/printers").json()["printers"][0]["status"]
         assert status["verdict"] == "warn" and "paper near end" in status["detail"]
+        # The hub's checks pass or fail: a warning fails the check, marked level "warning".
+        check = printer_check(http)
+        assert check["ok"] is False and check["data"]["level"] == "warning"
+        assert check["detail"].startswith("warning: paper near end")
 
 
 def test_silent_status_still_prints(tmp_path: Path, vp: VirtualPrinter) -> None:
