@@ -102,8 +102,13 @@ class BrotherPrinterSettings(Strict):
     lease_seconds: float = Field(default=120.0, gt=0, le=3600)
     # How long a job waits for another process to finish with its printer before it requeues.
     lease_wait_seconds: float = Field(default=10.0, ge=0, le=600)
-    # How often the safety sweep looks for lost queued jobs and orphaned "sending" jobs.
+    # How often the safety sweep looks for lost queued jobs, orphaned "sending" jobs and
+    # orders without their receipt or pick ticket.
     sweep_every_seconds: float = Field(default=15.0, gt=0)
+    # Recovery creates the missing receipt (pick ticket) of a till sale (imported order)
+    # recorded within this many seconds, and never of one recorded before the printer was
+    # first configured: enabling the plugin on an old database prints no history. 0: off.
+    reconcile_window_seconds: float = Field(default=7200.0, ge=0)
 
     @model_validator(mode="after")
     def check_printers(self) -> BrotherPrinterSettings:

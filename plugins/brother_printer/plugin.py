@@ -17,7 +17,7 @@ from hub.jobs import Priority
 from hub.types import AdminPage, CheckResult, DeviceInfo, Document, HealthCheck, OrderInfo
 from plugins.brother_printer import admin, api
 from plugins.brother_printer.config import BrotherPrinterSettings
-from plugins.brother_printer.printing import TASK, drop_service, service
+from plugins.brother_printer.printing import TASK, drop_service, pick_key, receipt_key, service
 
 
 @hookimpl
@@ -36,6 +36,7 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
         return service(hub).run(job_id, ticket)
 
     def sweep(hub: Hub) -> dict[str, int]:
+        # Lost queue entries, orphaned sends, and recent orders whose hook stored no job.
         return service(hub).recover(startup=False)
 
     # The urgent lane has consumer threads of its own: a receipt never waits behind a sync.
@@ -57,12 +58,14 @@ def hub_shutdown(hub: Hub) -> None:
 
 @hookimpl
 def orders_recorded(hub: Hub, order: OrderInfo) -> None:
-    service(hub).submit(Document("receipt", order=order), f"receipt:{order.id}")
+    # If this never runs (a crash after the sale's commit) or fails, recovery finds the sale
+    # without its job and stores it: see PrinterService.reconcile.
+    service(hub).submit(Document("receipt", order=order), receipt_key(order.id))
 
 
 @hookimpl
 def orders_imported(hub: Hub, order: OrderInfo) -> None:
-    service(hub).submit(Document("pick_ticket", order=order), f"pick:{order.id}")
+    service(hub).submit(Document("pick_ticket", order=order), pick_key(order.id))
 
 
 @hookimpl

@@ -21,6 +21,8 @@ States (``tables.STATES``)::
 - A printer that takes no byte (refused, switched off, unreachable) is offline: its jobs are
   held like those of a printer reporting a fault, retried with capped backoff, and shown in
   health with their number and age.
+- Recovery (start-up and the periodic sweep) also creates the job of a recent order whose hook
+  never stored one (a crash between the order's commit and the hook, or the hook failing).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -59,6 +62,12 @@ from plugins.brother_printer.transport import SendResult
 
 TASK = "print_job"
 ROLE_OF_KIND = {"receipt": "receipt", "pick_ticket": "pick_ticket"}
+#: The idempotency-key prefix of the one original document each order gets, by kind.
+KEY_PREFIX = {"receipt": "receipt:", "pick_ticket": "pick:"}
+#: Imported orders in these states get no pick ticket from reconciliation: nothing to pick.
+NO_PICK_STATUSES = ("cancelled", "refunded", "failed", "trash")
+#: At most this many missing documents are created per recovery pass (the next sweep goes on).
+RECONCILE_BATCH = 200
 # Owners (host:pid:instance) of the services alive in this process, to tell a dead owner from
 # a live one when both ran in the same process (tests build several hubs in one process).
 _LIVE_OWNERS: set[str] = set()
@@ -74,6 +83,14 @@ def service(hub: Hub) -> PrinterService:
             svc = PrinterService(hub)
             _SERVICES[hub] = svc
         return svc
+
+
+def receipt_key(order_id: int) -> str:
+    return f"{KEY_PREFIX['receipt']}{order_id}"
+
+
+def pick_key(order_id: int) -> str:
+    return f"{KEY_PREFIX['pick_ticket']}{order_id}"
 
 
 def retry_delay(attempts: int, base: float, cap: float) -> float:
@@ -207,7 +224,8 @@ class PrinterService:
         self.recover(startup=True)
 
     def recover(self, startup: bool = False) -> dict[str, int]:
-        """Requeue queued jobs whose queue entry may be lost; orphaned sends become uncertain.
+        """Requeue queued jobs whose queue entry may be lost; orphaned sends become uncertain;
+        recent orders without their receipt or pick ticket get it.
 
         At start-up every queued job is queued again (the queue may have lost it; a duplicate
         entry is harmless because of the ticket). Later (the periodic sweep) only queued jobs
@@ -248,11 +266,89 @@ class PrinterService:
                 ):
                     orphaned += 1
                     self.hub.logger.warning("print job %s: %s", job.id, reason)
-        if requeued or orphaned:
+        try:
+            created = self.reconcile()
+        except Exception:
+            # The database may be failing right now; the next sweep tries again.
+            self.hub.logger.error("could not look for orders without print jobs", exc_info=True)
+            created = 0
+        if requeued or orphaned or created:
             self.hub.logger.info(
-                "print jobs recovered: %d queued again, %d uncertain", requeued, orphaned
+                "print jobs recovered: %d queued again, %d uncertain, %d created for orders",
+                requeued,
+                orphaned,
+                created,
             )
-        return {"requeued": requeued, "uncertain": orphaned}
+        return {"requeued": requeued, "uncertain": orphaned, "created": created}
+
+    def reconcile(self) -> int:
+        """Store the receipt (pick ticket) of each recent till sale (imported order) that has
+        none: the hook stores it right after the order's commit, and a crash in between, or the
+        hook failing (the database locked), would otherwise lose it for good; a till resending
+        the sale gets the stored order back without the hook firing again.
+
+        Bounded to orders recorded within ``reconcile_window_seconds`` and not before the
+        printer of that role was first configured, so no history is printed. The idempotency
+        key makes this safe against the hook storing the same job at the same moment.
+        """
+        window = self.settings.reconcile_window_seconds
+        if window <= 0:
+            return 0
+        now = utcnow()
+        created = 0
+        for kind, prefix in KEY_PREFIX.items():
+            floor = self._reconcile_floor(ROLE_OF_KIND[kind], now - timedelta(seconds=window))
+            if floor is None:
+                continue
+            for order_id in self._orders_without_job(kind, prefix, floor):
+                order = self.load_order(order_id)
+                if order is None:
+                    continue
+                job = self.submit(Document(kind, order=order), f"{prefix}{order_id}")
+                if job is not None:
+                    created += 1
+                    self.hub.logger.warning(
+                        "order %s had no %s print job (its hook never stored one); created job %s",
+                        order.number,
+                        kind,
+                        job.id,
+                    )
+        return created
+
+    def _reconcile_floor(self, role: str, window_floor: datetime) -> datetime | None:
+        """The oldest order time reconciliation looks at for ``role``; None: no printer has it."""
+        names = [p.name for p in self.settings.printers if role in p.roles]
+        if not names:
+            return None
+        with self.hub.session() as s:
+            since = list(
+                s.exec(
+                    select(PrinterDevice.printing_since).where(col(PrinterDevice.name).in_(names))
+                ).all()
+            )
+        if not since:
+            return None
+        if any(value is None for value in since):
+            return window_floor  # configured before printing_since existed: the window only
+        return max(window_floor, min(value for value in since if value is not None))
+
+    def _orders_without_job(self, kind: str, prefix: str, floor: datetime) -> list[int]:
+        # The same key the hook uses, built in SQL: an order is missing its document exactly
+        # when no job has that key (reprints and copies have keys of their own).
+        key = literal(prefix, String) + cast(col(Order.id), String)
+        has_job = exists(sa_select(col(PrintJob.id)).where(col(PrintJob.idempotency_key) == key))
+        if kind == "receipt":
+            channel = col(Order.channel) == "till"
+        else:
+            channel = and_(col(Order.channel) != "till", col(Order.status).not_in(NO_PICK_STATUSES))
+        with self.hub.session() as s:
+            ids = s.exec(
+                select(Order.id)
+                .where(channel, col(Order.created_at) >= floor, ~has_job)
+                .order_by(col(Order.id))
+                .limit(RECONCILE_BATCH)
+            ).all()
+        return [i for i in ids if i is not None]
 
     # --- devices and rendering ---------------------------------------------------------
 

@@ -35,7 +35,7 @@ class PrintJob(SQLModel, table=True):
     # does nothing when it is stale, so duplicate queue entries never multiply retries.
     ticket: int = 1
     attempts: int = 0
-    held: bool = False  # queued because the printer reported a fault
+    held: bool = False  # queued because the printer reported a fault or took no byte
     last_error: str = Field(default="", sa_type=Text)
     bytes_sent: int | None = None
     owner: str | None = Field(default=None, max_length=200)  # process sending it
@@ -63,3 +63,6 @@ class PrinterDevice(SQLModel, table=True):
     last_outcome: str = Field(default="", max_length=20)  # sent, not_sent, uncertain
     last_error: str = Field(default="", sa_type=Text)
     last_outcome_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When this printer was first configured on this database: recovery never prints documents
+    # of orders older than this (None: rows from before the column existed; the window only).
+    printing_since: datetime | None = Field(default_factory=utcnow, sa_type=UTCDateTime)
