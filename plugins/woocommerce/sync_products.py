@@ -252,6 +252,7 @@ class CatalogueSync:
         self.planned: deque[int] = deque()
         self.finished: set[int] = set()
         self.store_down: StoreError | None = None
+        self.prefetched: dict[int, asyncio.Task[Any]] = {}
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -321,22 +322,28 @@ class CatalogueSync:
         deadline = time.monotonic() + self.settings.task_budget_seconds
         async with make_client(self.settings, self.events) as client:
             self.client = client
-            if self.cursor["phase"] == "prepare":
-                await self.prepare()
-                self.cursor["phase"] = "read"
-            self.pricing = pricing_from(self.cursor["pricing"])
-            self.categories_cache = {k.lower(): v for k, v in self.category_map().items()}
-            if self.cursor["phase"] == "read" and not self.read_store:
-                self.start_push()
-            if self.cursor["phase"] == "read":
-                while not await self.read_pages():
-                    if not self.dry and time.monotonic() > deadline:
-                        return "more"
-                self.start_push()
-            if self.cursor["phase"] == "push" and not await self.push_products():
-                return "more"
-            self.cursor["phase"] = "done"
-            return "done"
+            try:
+                return await self.run_phases(deadline)
+            finally:
+                await self.drop_prefetched()
+
+    async def run_phases(self, deadline: float) -> str:
+        if self.cursor["phase"] == "prepare":
+            await self.prepare()
+            self.cursor["phase"] = "read"
+        self.pricing = pricing_from(self.cursor["pricing"])
+        self.categories_cache = {k.lower(): v for k, v in self.category_map().items()}
+        if self.cursor["phase"] == "read" and not self.read_store:
+            self.start_push()
+        if self.cursor["phase"] == "read":
+            while not await self.read_pages():
+                if not self.dry and time.monotonic() > deadline:
+                    return "more"
+            self.start_push()
+        if self.cursor["phase"] == "push" and not await self.push_products():
+            return "more"
+        self.cursor["phase"] = "done"
+        return "done"
 
     def start_push(self) -> None:
         """Enter the push phase; its progress total counts what the read may have imported."""
@@ -350,7 +357,14 @@ class CatalogueSync:
 
     async def prepare(self) -> None:
         assert self.client is not None
-        # The store's settings and categories are independent reads: ask at once.
+        self.cursor["started"] = utcnow().isoformat()
+        overlap = timedelta(seconds=self.settings.watermark_overlap_seconds)
+        read_mark = get_state(self.hub, "products.read_watermark")
+        if not self.full and read_mark:
+            self.cursor["read_after"] = (datetime.fromisoformat(read_mark) - overlap).isoformat()
+        if self.read_store:
+            self.prefetch([1])
+        # The store's settings, categories and first listing page are independent reads.
         pricing, categories = await asyncio.gather(
             read_pricing(self.client, self.settings),
             self.client.collect(self.client.iter_categories(fields=["id", "name"])),
@@ -360,11 +374,6 @@ class CatalogueSync:
             "rate": str(pricing.tax_rate),
             "decimals": pricing.decimals,
         }
-        self.cursor["started"] = utcnow().isoformat()
-        overlap = timedelta(seconds=self.settings.watermark_overlap_seconds)
-        read_mark = get_state(self.hub, "products.read_watermark")
-        if not self.full and read_mark:
-            self.cursor["read_after"] = (datetime.fromisoformat(read_mark) - overlap).isoformat()
         known = {name.lower() for name in self.category_map()}
         with self.hub.session() as s:
             for cat in categories:
@@ -390,13 +399,9 @@ class CatalogueSync:
 
     # -- read ---------------------------------------------------------------------------
 
-    async def read_pages(self) -> bool:
-        """Read a group of store pages. True when the whole listing has been read."""
-        assert self.client is not None
-        concurrency = self.settings.max_concurrency
-        page = int(self.cursor.get("page", 1))
-        # A light listing first: products whose modification time is the one we recorded
-        # (usually our own writes read back) need nothing more; the rest are fetched whole.
+    def light_params(self) -> dict[str, Any]:
+        """The light listing's query: products whose modification time is the one we recorded
+        (usually our own writes read back) need nothing more; the rest are fetched whole."""
         params: dict[str, Any] = {
             "orderby": "id",
             "order": "asc",
@@ -406,30 +411,46 @@ class CatalogueSync:
         if self.cursor.get("read_after"):
             params["modified_after"] = self.cursor["read_after"][:19]
             params["dates_are_gmt"] = "true"
-        pages_total = self.cursor.get("pages")
-        numbers = (
-            [page]
-            if pages_total is None
-            else list(range(page, min(page + concurrency * 10, pages_total + 1)))
-        )
-        if not numbers:
-            return True
+        return params
+
+    def prefetch(self, numbers: Iterable[int]) -> None:
+        """Start fetching these listing pages now; ``read_pages`` takes them when it gets there.
+
+        The store works on the next pages while we absorb the last ones (or, for the first
+        page, while the store's settings are read)."""
+        assert self.client is not None
+        client, params = self.client, self.light_params()
 
         async def fetch(n: int) -> Any:
-            assert self.client is not None
-            async for found in self.client.iter_pages(
-                "products", params, start_page=n, max_pages=1
-            ):
+            async for found in client.iter_pages("products", params, start_page=n, max_pages=1):
                 return found
             return None
 
-        semaphore = asyncio.Semaphore(concurrency)
+        for n in numbers:
+            if n not in self.prefetched:
+                self.prefetched[n] = asyncio.create_task(fetch(n))
 
-        async def fetch_limited(n: int) -> Any:
-            async with semaphore:
-                return await fetch(n)
+    async def drop_prefetched(self) -> None:
+        """Cancel pages fetched ahead that will not be read in this task."""
+        tasks, self.prefetched = list(self.prefetched.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-        results = await asyncio.gather(*(fetch_limited(n) for n in numbers))
+    async def read_pages(self) -> bool:
+        """Read a group of store pages. True when the whole listing has been read."""
+        assert self.client is not None
+        group = self.settings.max_concurrency * 10
+        page = int(self.cursor.get("page", 1))
+        pages_total = self.cursor.get("pages")
+        numbers = (
+            [page] if pages_total is None else list(range(page, min(page + group, pages_total + 1)))
+        )
+        if not numbers:
+            return True
+        # At most max_concurrency requests are in flight (the client's own limit).
+        self.prefetch(numbers)
+        results = await asyncio.gather(*(self.prefetched.pop(n) for n in numbers))
         finished = False
         light: list[dict[str, Any]] = []
         for number, found in zip(numbers, results, strict=True):
@@ -446,12 +467,17 @@ class CatalogueSync:
             self.cursor["page"] = number + 1
             if found.total_pages is not None and number >= found.total_pages:
                 finished = True
+        finished = finished or (
+            self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
+        )
+        if not finished and self.cursor.get("pages") is not None:
+            following = self.cursor["page"]
+            self.prefetch(range(following, min(following + group, self.cursor["pages"] + 1)))
+            await asyncio.sleep(0)  # the requests go out before we get busy with this group
         for part in chunks_of(await self.fetch_changed(light), MAX_BATCH):
             self.absorb_store_products(part)
         self.beat()
-        return finished or (
-            self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
-        )
+        return finished
 
     async def fetch_changed(self, light: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Whole store objects for the listed products that are not as we last saw them."""
