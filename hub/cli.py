@@ -52,11 +52,12 @@ def settle_memory() -> None:
     full collections no longer walk them. And the threshold for young objects is raised: a
     store answer of 100 products is tens of thousands of short-lived objects, which at the
     default (700) triggered a collection every few hundred of them, stalling the event loop
-    that also answers tills.
+    that also answers tills. Measured on a 10,000-product first sync (5.3 -> 5.0 s); higher
+    thresholds were no faster and let a 100,000-product sync's peak memory double.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(10_000, 10, 10)
 
 
 def serve(runtime: Any, host: str, port: int, with_worker: bool) -> None:
