@@ -69,6 +69,7 @@ DRY_KIND = "woocommerce.sync_products.dry_run"
 CHUNK_TASK = "sync_products_chunk"
 PLAN_LIMIT = 200  # dry-run items listed per action kind
 PLAN_STEP = 500  # POS products read and planned at a time
+FLUSH_ROWS = 250  # link rows written per transaction
 MAX_ATTEMPTS = 3  # sends of one product within a run (re-link, re-create, after a timeout)
 
 
@@ -537,9 +538,12 @@ class CatalogueSync:
     def flush_links(self) -> None:
         if self.dry or not self.dirty:
             return
-        with self.hub.session() as s:
-            write_links(s, self.dirty.values())
-            s.commit()
+        # Short transactions: a till sale waiting for SQLite's write lock is not kept behind
+        # thousands of link rows.
+        for part in chunks_of(list(self.dirty.values()), FLUSH_ROWS):
+            with self.hub.session() as s:
+                write_links(s, part)
+                s.commit()
         self.dirty.clear()
 
     def absorb_store_products(self, items: list[dict[str, Any]]) -> None:
@@ -798,7 +802,8 @@ class CatalogueSync:
         work: list[Work] = []
         for p in products:
             self.planned.append(p.id)
-            link = links.get(p.sku.lower()) or Link(sku=p.sku)
+            known = links.get(p.sku.lower())
+            link = known or Link(sku=p.sku)
             category_id = categories.get(p.category) if p.category else None
             action = plan_product(
                 p,
@@ -813,6 +818,7 @@ class CatalogueSync:
             if action.kind in ("create", "update", "draft"):
                 work.append(Work(p, action, link))
                 continue
+            before = (link.status, link.message, link.pos_version)
             link.pos_version = p.updated_at
             if action.kind == "skip":
                 self.count("skipped")
@@ -821,7 +827,8 @@ class CatalogueSync:
             else:
                 self.count("unchanged")
                 link.status, link.message = SYNCED, ""
-            self.save_link(link)
+            if known is None or (link.status, link.message, link.pos_version) != before:
+                self.save_link(link)  # an unchanged product costs no write at all
             self.finished.add(p.id)
         return work
 

@@ -54,6 +54,21 @@ def test_first_sync_creates_every_product_once(tmp_path: Path) -> None:
         assert w.store.write_requests() == 0
         status = w.http.get("/api/integrations/woocommerce/status").json()
         assert status["products"]["synced"] == 250 and status["products"]["last_success"]
+        # A full run over an unchanged catalogue rewrites none of its own rows either (each
+        # write would hold the database's write lock that a till sale waits for).
+        before = link_stamps(w)
+        full = w.sync(full=True)
+        assert full["result"]["counts"]["unchanged"] == 250 and w.store.write_requests() == 0
+        assert link_stamps(w) == before
+
+
+def link_stamps(w: World) -> dict[str, Any]:
+    from sqlmodel import select
+
+    from plugins.woocommerce.tables import ProductLink
+
+    with w.rt.session() as s:
+        return {link.sku: link.updated_at for link in s.exec(select(ProductLink)).all()}
 
 
 FAST = {"edit_debounce_seconds": 0.2}
