@@ -241,8 +241,9 @@ class PluginHost:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             self.set_state(name, "error", f"start-up raised {detail}", error_in=STARTUP_HOOK)
         else:
-            self.set_state(name, "loaded", "")
+            # Reset before the state is stored (and seen by other threads and processes).
             record.attempts = 0
+            self.set_state(name, "loaded", "")
         return record.status
 
     def startup(self) -> None:
