@@ -130,6 +130,7 @@ def test_malformed_json_duplicate_and_unknown_sku(hub: tuple[Runtime, httpx.Clie
         "/api/products", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    assert r.json()["error"]["field"] == "body"
     http.post("/api/products", json={"sku": "D-1", "name": "Dup", "price": "1"})
     r = http.post("/api/products", json={"sku": "d-1", "name": "Dup again", "price": "1"})
     assert r.status_code == 409 and r.json()["error"]["field"] == "sku"
@@ -202,7 +203,7 @@ def test_bad_sale_changes_nothing(hub: tuple[Runtime, httpx.Client]) -> None:
     http.post("/api/products", json={"sku": "C-1", "name": "Cup", "price": "3.00", "stock": 5})
     cases = [
         ({"lines": []}, "lines"),
-        ({"lines": [{"sku": "C-1", "quantity": 0}]}, "lines.0.quantity"),
+        ({"lines": [{"sku": "C-1", "quantity": 0}]}, "lines[0].quantity"),
         ({"lines": [{"sku": "C-1", "quantity": 1}, {"sku": "ZZZ", "quantity": 1}]}, "lines[1].sku"),
         (
             {

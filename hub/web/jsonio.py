@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -23,7 +24,9 @@ async def read_json(request: Request) -> Any:
     try:
         return json.loads(body or b"null", parse_float=Decimal)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JSONError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+        raise JSONError(
+            400, "invalid_json", f"request body is not valid JSON: {exc}", "body"
+        ) from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,11 +42,20 @@ def parse_model(model: type[M], data: Any, prefix: str = "") -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
+        field = field_path(err["loc"]) or "body"
         if prefix:
             field = f"{prefix}.{field}" if field != "body" else prefix
         message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
         raise JSONError(422, "invalid_input", f"{field}: {message}", field) from None
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A field as the caller wrote it: ``lines[1].quantity`` (the form the till API's own
+    checks use too)."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
