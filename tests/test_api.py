@@ -53,15 +53,19 @@ def test_product_lifecycle_fires_hooks(hub: tuple[Runtime, httpx.Client]) -> Non
     assert ("products", ("TEA-1",), "api", "recorder") in seen()
     assert ("stock", (("TEA-1", 12, None),)) in seen()
 
+    seen().clear()
     r = http.patch("/api/products/TEA-1", json={"price": "4.20", "name": "Green tea 50g"})
     assert r.json()["price"] == "4.20" and r.json()["name"] == "Green tea 50g"
+    assert seen() == [("products", ("TEA-1",), "api", "recorder")]  # no stock, no category
     assert http.get("/api/products/TEA-1").json()["price_aaaa"] == "3.50"
 
     page = http.get("/api/products", params={"per_page": 10}).json()
     assert page["total"] == 1 and page["products"][0]["category"] == "Drinks"
 
+    seen().clear()
     r = http.delete("/api/products/TEA-1")
     assert r.json()["active"] is False
+    assert seen() == [("products", ("TEA-1",), "api", "recorder")]
     r = http.post("/api/orders", json={"lines": [{"sku": "TEA-1", "quantity": 1}]})
     assert r.status_code == 422 and r.json()["error"]["field"] == "lines[0].sku"
 
@@ -81,8 +85,13 @@ def test_money_is_exact_decimal(hub: tuple[Runtime, httpx.Client]) -> None:
 def test_bulk_upsert_is_all_or_nothing(hub: tuple[Runtime, httpx.Client]) -> None:
     rt, http = hub
     items = [{"sku": f"B-{i}", "name": f"Bulk {i}", "price": "1.00", "stock": i} for i in range(5)]
+    seen().clear()
     r = http.post("/api/products/bulk", json={"products": items})
     assert r.json() == {"created": 5, "updated": 0}
+    skus = tuple(f"B-{i}" for i in range(5))
+    assert ("products", skus, "api", "recorder") in seen()
+    # B-0 starts at 0, which is no change of stock.
+    assert ("stock", tuple((f"B-{i}", i, None) for i in range(1, 5))) in seen()
     items[0]["price"] = "2.00"
     items.append({"sku": "B-NEW", "name": "", "price": "1.00"})  # invalid: empty name
     r = http.post("/api/products/bulk", json={"products": items})
@@ -96,8 +105,12 @@ def test_bulk_upsert_is_all_or_nothing(hub: tuple[Runtime, httpx.Client]) -> Non
     r = http.post("/api/products/bulk", json={"products": items})
     assert r.status_code == 422 and "appears twice" in r.json()["error"]["message"]
     items.pop()
+    seen().clear()
     r = http.post("/api/products/bulk", json={"products": items})
     assert r.json() == {"created": 0, "updated": 5}
+    # A refused bulk fired nothing; this one announces every product it wrote, stock unchanged.
+    assert [e for e in seen() if e[0] == "products"] == [("products", skus, "api", "recorder")]
+    assert [e for e in seen() if e[0] == "stock"] == []
     assert http.get("/api/products/B-0").json()["price"] == "2.00"
 
 
