@@ -57,6 +57,22 @@ def test_login_refuses_a_wrong_password_with_a_generic_message(
         assert http.get("/admin").status_code == 303
 
 
+def test_passwords_are_stored_as_salted_scrypt_hashes(site: tuple[Runtime, str]) -> None:
+    from sqlmodel import select
+
+    from hub.models import User
+    from hub.web.auth import verify_password
+
+    rt, _ = site
+    add_user(rt.session, "bob", "alice-secret", "staff")  # the same password as alice's
+    with rt.session() as s:
+        stored = {u.username: u.password_hash for u in s.exec(select(User)).all()}
+    assert all("secret" not in h and h.startswith("scrypt$") for h in stored.values())
+    assert stored["alice"] != stored["bob"]  # a salt of its own
+    assert verify_password("alice-secret", stored["bob"])
+    assert not verify_password("alice-secret!", stored["bob"])
+
+
 def test_session_cookie_is_http_only_and_same_site_strict(site: tuple[Runtime, str]) -> None:
     _, url = site
     with httpx.Client(base_url=url) as http:
