@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.testing import client, make_settings, running_hub, serve, wait_for
+from hub.testing import client, free_port, make_settings, running_hub, serve, wait_for
 
 
 def test_ready_is_503_naming_the_missing_worker_then_200(tmp_path: Path) -> None:
@@ -33,3 +33,19 @@ def test_ready_names_an_unreachable_database(tmp_path: Path) -> None:
         assert http.get("/health/live").json() == {"status": "ok"}
         db_file.rmdir()
         db_file.with_suffix(".moved").rename(db_file)
+
+
+def test_ready_names_an_unreachable_queue(tmp_path: Path) -> None:
+    # Redis on a port where nothing listens: the queue check fails and says why; live stays ok.
+    settings = make_settings(
+        tmp_path,
+        plugins=[],
+        queue_backend="redis",
+        extra={"queue": {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}},
+    )
+    with running_hub(settings) as rt, client(rt) as http:
+        r = http.get("/health/ready")
+        assert r.status_code == 503 and "queue" in r.json()["failed"]
+        assert r.json()["checks"]["queue"]["detail"].startswith("queue unreachable")
+        assert r.json()["checks"]["database"]["ok"] is True
+        assert http.get("/health/live").json() == {"status": "ok"}
