@@ -170,6 +170,17 @@ def test_stock_set_and_adjust_never_below_zero(hub: tuple[Runtime, httpx.Client]
     }
 
 
+def test_negative_stock_when_the_shop_allows_it(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, extra={"hub": {"allow_negative_stock": True}})
+    with running_hub(settings) as rt, client(rt) as http:
+        http.post("/api/products", json={"sku": "N-1", "name": "Nails", "price": "1", "stock": 1})
+        r = http.post("/api/orders", json={"lines": [{"sku": "N-1", "quantity": 3}]})
+        assert r.status_code == 201, r.text
+        assert http.get("/api/products/N-1").json()["stock"] == -2
+        assert http.post("/api/stock/N-1/adjust", json={"delta": -1}).json()["on_hand"] == -3
+        assert http.put("/api/stock/N-1", json={"on_hand": -5}).json()["on_hand"] == -5
+
+
 def test_sale_with_extra_lines_stock_and_idempotency(hub: tuple[Runtime, httpx.Client]) -> None:
     rt, http = hub
     seen().clear()
