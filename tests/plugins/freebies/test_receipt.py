@@ -17,7 +17,9 @@ def test_the_gift_prints_as_free_on_the_receipt(tmp_path: Path) -> None:
             plugin_config={"brother_printer": {**FAST, "printers": [printer(vp)]}},
         )
         with hub_client(settings) as (_, http):
-            http.post("/api/products", json={"sku": "MUG", "name": "Mug", "price": "5.00", "stock": 5})
+            http.post(
+                "/api/products", json={"sku": "MUG", "name": "Mug", "price": "5.00", "stock": 5}
+            )
             r = http.post(
                 "/api/freebies/campaigns",
                 json={
