@@ -42,7 +42,7 @@ class PrinterSettings(Strict):
     # Empty: the language's default (cp858 for ESC/POS, cp1252 for Brother ESC/P).
     codepage: str = ""
     language: Literal["escpos", "brother_escp"] = "escpos"
-    # Ask the printer for its status before each job (network printers of both languages).
+    # Ask the printer for its status before each job (network, serial and USB printers).
     status_check: bool = True
 
     @field_validator("name")

@@ -4,20 +4,29 @@ A printer that does not answer within the (short) timeout is reported as ``unsup
 offline: many printers and most emulations ignore status requests, and holding receipts because
 of that would stop the till. Offline, paper out, cover open and other errors hold jobs; paper
 near end only warns.
+
+The same exchange runs over a network connection (:func:`query_status`), an open serial port
+(:func:`serial_status`, pyserial) or an open USB device (:func:`usb_status`, pyusb); opening
+serial and USB devices is python-escpos's job, in ``devices.py``.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Verdict = Literal["ok", "warn", "hold", "unknown", "unreachable"]
+#: ``read(n, deadline)``: up to ``n`` bytes, whatever arrived before ``deadline`` (monotonic).
+Reader = Callable[[int, float], bytes]
 
 DLE_EOT = b"\x10\x04"
 BROTHER_STATUS_REQUEST = b"\x1biS"
 BROTHER_STATUS_SIZE = 32
+# A USB bulk IN read asks for a whole packet: asking for less overflows on a full packet.
+USB_PACKET = 64
 
 # Brother ESC/P status reply, error information 1 (byte 8) and 2 (byte 9).
 BROTHER_ERROR_1: dict[int, str] = {
@@ -161,6 +170,38 @@ def _read_exact(sock: socket.socket, n: int, deadline: float) -> bytes:
     return buf
 
 
+def check_language(language: str) -> None:
+    if language not in ("escpos", "brother_escp"):
+        raise ValueError(f"no status query for command language {language!r}")
+
+
+def exchange_status(
+    write: Callable[[bytes], object], read: Reader, language: str, timeout: float
+) -> PrinterStatus:
+    """Ask for the printer's status over an open two-way channel (TCP, serial or USB).
+
+    ``write`` sends a request; ``read(n, deadline)`` returns up to ``n`` bytes, whatever arrived
+    before ``deadline`` (``time.monotonic()``). No complete reply within ``timeout`` means
+    "status unsupported", never offline. Errors from ``write`` propagate to the caller, which
+    knows what they mean for its kind of channel.
+    """
+    check_language(language)
+    if language == "escpos":
+        replies: list[int] = []
+        for n in (1, 2, 4):
+            write(DLE_EOT + bytes([n]))
+            got = read(1, time.monotonic() + timeout)
+            if not got:
+                return PrinterStatus(True, unsupported=True, raw=bytes(replies), detail="no reply")
+            replies.append(got[0])
+        return parse_escpos_status(*replies)
+    write(BROTHER_STATUS_REQUEST)
+    reply = read(BROTHER_STATUS_SIZE, time.monotonic() + timeout)
+    if len(reply) < BROTHER_STATUS_SIZE:
+        return PrinterStatus(True, unsupported=True, raw=reply, detail="no complete reply")
+    return parse_brother_status(reply)
+
+
 def query_status(
     host: str,
     port: int,
@@ -169,33 +210,63 @@ def query_status(
     connect_timeout: float = 1.0,
 ) -> PrinterStatus:
     """Ask a network printer for its status on a short-lived connection of its own."""
-    if language not in ("escpos", "brother_escp"):
-        raise ValueError(f"no status query for command language {language!r}")
+    check_language(language)
     try:
         sock = socket.create_connection((host, port), timeout=connect_timeout)
     except OSError as exc:
         return PrinterStatus(reachable=False, detail=str(exc) or type(exc).__name__)
     with sock:
         try:
-            if language == "escpos":
-                replies: list[int] = []
-                for n in (1, 2, 4):
-                    sock.sendall(DLE_EOT + bytes([n]))
-                    got = _read_exact(sock, 1, time.monotonic() + timeout)
-                    if not got:
-                        return PrinterStatus(
-                            True, unsupported=True, raw=bytes(replies), detail="no reply"
-                        )
-                    replies.append(got[0])
-                return parse_escpos_status(*replies)
-            else:
-                sock.sendall(BROTHER_STATUS_REQUEST)
-                reply = _read_exact(sock, BROTHER_STATUS_SIZE, time.monotonic() + timeout)
-                if len(reply) < BROTHER_STATUS_SIZE:
-                    return PrinterStatus(
-                        True, unsupported=True, raw=reply, detail="no complete reply"
-                    )
-                return parse_brother_status(reply)
+            return exchange_status(
+                sock.sendall, lambda n, deadline: _read_exact(sock, n, deadline), language, timeout
+            )
         except OSError as exc:
             return PrinterStatus(reachable=False, detail=str(exc) or type(exc).__name__)
-    return PrinterStatus(reachable=False, detail="unreachable")
+
+
+def serial_status(port: Any, language: str, timeout: float) -> PrinterStatus:
+    """Ask for status over an open pyserial port (python-escpos ``Serial.device``)."""
+    # A late answer to an earlier, unanswered query must not be taken for this one's.
+    port.reset_input_buffer()
+
+    def read(n: int, deadline: float) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            port.timeout = remaining  # pyserial's read timeout, in seconds
+            chunk = port.read(n - len(buf))
+            if not chunk:
+                break
+            buf += chunk
+        return bytes(buf)
+
+    return exchange_status(port.write, read, language, timeout)
+
+
+def usb_status(
+    device: Any, in_ep: int, out_ep: int, language: str, timeout: float
+) -> PrinterStatus:
+    """Ask for status over an open pyusb device (python-escpos ``Usb.device``): the request on
+    the bulk OUT endpoint, the reply on the bulk IN endpoint, each with ``timeout``."""
+    ms = max(int(timeout * 1000), 1)
+
+    def write(data: bytes) -> None:
+        device.write(out_ep, data, ms)
+
+    def read(n: int, deadline: float) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            remaining = int((deadline - time.monotonic()) * 1000)
+            if remaining <= 0:
+                break
+            try:
+                buf += bytes(device.read(in_ep, USB_PACKET, remaining))
+            except Exception:
+                # pyusb's USBTimeoutError (no answer), or a device with no IN endpoint: both
+                # mean no reply, i.e. status unsupported.
+                break
+        return buf[:n]
+
+    return exchange_status(write, read, language, timeout)

@@ -27,17 +27,24 @@ In tests::
 
 Standalone (for the demo): ``python -m plugins.brother_printer.virtual_printer --port 9100``
 prints every received job decoded as text.
+
+:class:`VirtualSerialPrinter` is the same printer on a pseudo-terminal, for serial printers:
+both answer status requests with :func:`status_replies`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
+import os
+import select
 import socket
 import struct
 import sys
 import threading
 import time
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,16 +87,7 @@ class Connection:
     @property
     def print_data(self) -> bytes:
         """The bytes without status requests."""
-        data = bytes(self.data)
-        if self.language == "escpos":
-            out, i = bytearray(), 0
-            while True:
-                j = data.find(b"\x10\x04", i)
-                if j < 0:
-                    return bytes(out + data[i:])
-                out += data[i:j]
-                i = j + 3
-        return data.replace(STATUS_REQUESTS["brother_escp"], b"")
+        return strip_status_requests(bytes(self.data), self.language)
 
     @property
     def is_job(self) -> bool:
@@ -126,6 +124,45 @@ def brother_status_reply(fault: Fault, media_width_mm: int = 58) -> bytes:
         r[8] |= 0x20  # printer turned off
         r[18] = 0x04
     return bytes(r)
+
+
+def strip_status_requests(data: bytes, language: str) -> bytes:
+    """``data`` without the status requests of ``language`` (what would reach the paper)."""
+    if language == "escpos":
+        out, i = bytearray(), 0
+        while True:
+            j = data.find(b"\x10\x04", i)
+            if j < 0:
+                return bytes(out + data[i:])
+            out += data[i:j]
+            i = j + 3
+    return data.replace(STATUS_REQUESTS["brother_escp"], b"")
+
+
+def status_replies(
+    language: str, fault: Fault, tail: bytes, chunk: bytes
+) -> tuple[list[bytes], bytes]:
+    """What a printer of ``language`` answers to the status requests that complete in
+    ``chunk``, and the tail to pass with the next chunk (``tail`` is the previous one's: a
+    request split across two reads is answered once). A ``silent`` printer answers nothing.
+
+    Shared by every virtual printer (TCP, serial), so they all answer alike.
+    """
+    window = tail + chunk
+    prefix = STATUS_REQUESTS[language]
+    replies: list[bytes] = []
+    i = window.find(prefix)
+    while i >= 0:
+        end = i + 3  # both requests are three bytes: DLE EOT n / ESC i S
+        if end > len(window):
+            break
+        if end > len(tail) and fault is not Fault.SILENT:
+            if language == "escpos":
+                replies.append(bytes([escpos_status_byte(window[i + 2], fault)]))
+            else:
+                replies.append(brother_status_reply(fault))
+        i = window.find(prefix, i + 1)
+    return replies, window[-2:]
 
 
 class VirtualPrinter:
@@ -334,25 +371,14 @@ class VirtualPrinter:
         self, conn: socket.socket, record: Connection, tail: bytes, chunk: bytes, fault: Fault
     ) -> bytes:
         """Answer every status request that completes in ``chunk``; return the new tail."""
-        window = tail + chunk
-        prefix = STATUS_REQUESTS[self.language]
-        i = window.find(prefix)
-        while i >= 0:
-            end = i + 3  # both requests are three bytes: DLE EOT n / ESC i S
-            if end > len(window):
-                break
-            if end > len(tail) and fault is not Fault.SILENT:
-                if self.language == "escpos":
-                    reply = bytes([escpos_status_byte(window[i + 2], fault)])
-                else:
-                    reply = brother_status_reply(fault)
-                try:
-                    conn.sendall(reply)
-                    record.status_replies += 1
-                except OSError:
-                    pass
-            i = window.find(prefix, i + 1)
-        return window[-2:]
+        replies, tail = status_replies(self.language, fault, tail, chunk)
+        for reply in replies:
+            try:
+                conn.sendall(reply)
+                record.status_replies += 1
+            except OSError:
+                pass
+        return tail
 
     def _end(self, record: Connection, how: str) -> None:
         with self._lock:
@@ -361,6 +387,118 @@ class VirtualPrinter:
             self._lock.notify_all()
         if how != "reset_by_printer" and self.on_job is not None and record.is_job:
             self.on_job(record.print_data)
+
+
+class VirtualSerialPrinter:
+    """The same printer on a serial line: a pseudo-terminal whose slave side (``device``, e.g.
+    ``/dev/pts/7``) pyserial and python-escpos's ``Serial`` open like ``/dev/ttyUSB0``, while the
+    printer reads the master side, records every byte and answers status requests.
+
+    A serial line has no connections, so there is one stream: ``data`` (everything received),
+    ``print_data`` (without status requests), ``decoded()``. Faults: the status ones only
+    (``silent``, ``paper_out``, ``offline``, ``cover_open``, ``paper_near_end``).
+    """
+
+    FAULTS = frozenset(
+        {
+            Fault.NONE,
+            Fault.SILENT,
+            Fault.PAPER_OUT,
+            Fault.OFFLINE,
+            Fault.COVER_OPEN,
+            Fault.PAPER_NEAR_END,
+        }
+    )
+
+    def __init__(self, language: str = "escpos") -> None:
+        if language not in STATUS_REQUESTS:
+            raise ValueError(f"unknown language {language!r}")
+        self.language = language
+        self.fault = Fault.NONE
+        self.device = ""
+        self.data = bytearray()
+        self.status_replies = 0
+        self._master = self._slave = -1
+        self._lock = threading.Condition()
+        self._stopped = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> str:
+        self._master, self._slave = os.openpty()
+        # Raw: no echo (a reply would come straight back as if the sender had written it), no
+        # newline translation, no XON/XOFF (status bytes such as 0x13 are data here).
+        tty.setraw(self._slave)
+        # Our own slave descriptor stays open, so the line never hangs up between the sender's
+        # opens (reads on the master would fail) and bytes written just before a close survive.
+        self.device = os.ttyname(self._slave)
+        self._reader = threading.Thread(target=self._serve, name="vp-serial", daemon=True)
+        self._reader.start()
+        return self.device
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._reader:
+            self._reader.join(2)
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = -1
+
+    def __enter__(self) -> VirtualSerialPrinter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def set_fault(self, fault: Fault | str | None) -> None:
+        wanted = Fault(fault or Fault.NONE)
+        if wanted not in self.FAULTS:
+            raise ValueError(f"fault {wanted.value!r} has no meaning on a serial line")
+        with self._lock:
+            self.fault = wanted
+
+    def clear_fault(self) -> None:
+        self.set_fault(Fault.NONE)
+
+    @property
+    def print_data(self) -> bytes:
+        with self._lock:
+            return strip_status_requests(bytes(self.data), self.language)
+
+    def decoded(self) -> DecodedJob:
+        return decode(self.print_data, self.language)
+
+    def wait_for_cuts(self, count: int, timeout: float = 5.0) -> DecodedJob:
+        """Wait until ``count`` cuts (the end of ``count`` jobs) arrived; the stream decoded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.decoded()
+            if len(job.cuts) >= count or time.monotonic() >= deadline:
+                return job
+            with self._lock:
+                self._lock.wait(0.05)
+
+    def _serve(self) -> None:
+        tail = b""
+        while not self._stopped.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.02)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self._master, 65536)
+            except OSError:
+                continue
+            with self._lock:
+                self.data += chunk
+                fault = self.fault
+                self._lock.notify_all()
+            replies, tail = status_replies(self.language, fault, tail, chunk)
+            for reply in replies:
+                os.write(self._master, reply)
+                with self._lock:
+                    self.status_replies += 1
 
 
 def main(argv: list[str] | None = None) -> int:
