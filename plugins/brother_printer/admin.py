@@ -1,7 +1,8 @@
 """The printer plugin's admin pages, and the demo's till-sale and virtual-printer pages.
 
-Printers (``/admin/printers``): each printer's status and queue, a test print, reprint as COPY,
-retry of failed jobs, and the uncertain jobs a person must resolve. The pages call the same
+Printers (``/admin/printers``): each printer's status and queue, a test print, cancelling held
+jobs, reprint as COPY, retry of failed jobs, cancelling a queued job, and the uncertain jobs a
+person must resolve. The pages call the same
 :class:`PrinterService` methods as the JSON API, so both always agree.
 
 The demo pages (``/admin/demo/...``) are not registered by the plugin: ``hub demo`` installs them
@@ -25,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub.errors import InputError
 from hub.types import AdminPage
-from hub.web.admin import flash, render, require_role
+from hub.web.admin import flash, principal, render, require_role
 from hub.web.jsonio import JSONError, parse_model
 from plugins.brother_printer.decode import decode
 from plugins.brother_printer.printing import STATES, PrinterService
@@ -48,6 +49,11 @@ def _back(request: Request, default: str) -> str:
     referer = request.headers.get("referer", "")
     path = "/" + referer.split("://", 1)[-1].split("/", 1)[-1] if "://" in referer else ""
     return path if path.startswith("/admin/printers") else default
+
+
+def _who(request: Request) -> str:
+    user = principal(request)
+    return user.name if user is not None else "an admin"
 
 
 def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
@@ -125,6 +131,28 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
             flash(request, exc.message, "error")
         return RedirectResponse("/admin/printers/uncertain", status_code=303)
 
+    @require_role("admin")
+    async def cancel(request: Request) -> Response:
+        job_id = _job_id(request)
+        try:
+            await run_in_threadpool(get().cancel, job_id, _who(request))
+            flash(request, f"Job #{job_id} is cancelled: it will not print.")
+        except InputError as exc:
+            flash(request, exc.message, "error")
+        return RedirectResponse(_back(request, "/admin/printers/jobs"), status_code=303)
+
+    @require_role("admin")
+    async def cancel_held(request: Request) -> Response:
+        name = request.path_params["name"]
+        raw = str((await request.form()).get("up_to", ""))
+        up_to = int(raw) if raw.isdigit() else None
+        try:
+            count = await run_in_threadpool(get().cancel_held, name, _who(request), up_to)
+            flash(request, f"{count} held job(s) for {name} cancelled: they will not print.")
+        except InputError as exc:
+            flash(request, exc.message, "error")
+        return RedirectResponse("/admin/printers", status_code=303)
+
     return [
         Route("/admin/printers", printers_page, methods=["GET"]),
         Route("/admin/printers/jobs", jobs_page, methods=["GET"]),
@@ -132,7 +160,9 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         Route("/admin/printers/jobs/{job_id:int}/reprint", reprint, methods=["POST"]),
         Route("/admin/printers/jobs/{job_id:int}/retry", retry, methods=["POST"]),
         Route("/admin/printers/jobs/{job_id:int}/resolve", resolve, methods=["POST"]),
+        Route("/admin/printers/jobs/{job_id:int}/cancel", cancel, methods=["POST"]),
         Route("/admin/printers/{name}/test", test_print, methods=["POST"]),
+        Route("/admin/printers/{name}/cancel-held", cancel_held, methods=["POST"]),
     ]
 
 

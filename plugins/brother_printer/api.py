@@ -17,10 +17,20 @@ from hub.web.jsonio import JSONError, parse_model, read_json
 from plugins.brother_printer.printing import PrinterService, job_dict
 
 
+def _who(request: Request) -> str:
+    principal = request.scope.get("principal")
+    return str(getattr(principal, "name", "") or "an admin")
+
+
 class ResolveIn(Strict):
     printed: bool
     # When the job did not print: queue a COPY at once (the default), or leave it to a person.
     reprint: bool = True
+
+
+class CancelHeldIn(Strict):
+    # Only jobs up to this id: the held jobs the person saw, not a sale made a moment ago.
+    up_to: int | None = Field(default=None, ge=1)
 
 
 class ReprintIn(Strict):
@@ -60,7 +70,8 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         return JSONResponse(job_dict(job), status_code=202)
 
     async def list_jobs(request: Request) -> Response:
-        """Print jobs, newest first; ?state=queued|sending|printed|uncertain|failed&limit=."""
+        """Print jobs, newest first; ?state=queued|sending|printed|uncertain|failed|cancelled
+        &limit=."""
         state = request.query_params.get("state") or None
         limit = _int_param(request, "limit", 100, 1, 1000)
         jobs = await run_in_threadpool(get().list_jobs, state, limit)
@@ -97,6 +108,21 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         job = await run_in_threadpool(get().retry, request.path_params["job_id"])
         return JSONResponse(job_dict(job), status_code=202)
 
+    @requires("admin")
+    async def cancel(request: Request) -> Response:
+        """Cancel a queued or held job: it never prints; 409 once it is sending or done."""
+        job = await run_in_threadpool(get().cancel, request.path_params["job_id"], _who(request))
+        return JSONResponse(job_dict(job))
+
+    @requires("admin")
+    async def cancel_held(request: Request) -> Response:
+        """Cancel every job held for one printer; body {"up_to": <job id>}? limits it."""
+        body: CancelHeldIn = await _body(request, CancelHeldIn, optional=True)
+        count = await run_in_threadpool(
+            get().cancel_held, request.path_params["name"], _who(request), body.up_to
+        )
+        return JSONResponse({"cancelled": count})
+
     return [
         Route("/api/printers", list_printers, methods=["GET"]),
         Route("/api/printers/jobs", list_jobs, methods=["GET"]),
@@ -105,5 +131,7 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         Route("/api/printers/jobs/{job_id:int}/reprint", reprint, methods=["POST"]),
         Route("/api/printers/jobs/{job_id:int}/resolve", resolve, methods=["POST"]),
         Route("/api/printers/jobs/{job_id:int}/retry", retry, methods=["POST"]),
+        Route("/api/printers/jobs/{job_id:int}/cancel", cancel, methods=["POST"]),
         Route("/api/printers/{name}/test", test_print, methods=["POST"]),
+        Route("/api/printers/{name}/cancel-held", cancel_held, methods=["POST"]),
     ]

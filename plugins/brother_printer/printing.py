@@ -8,6 +8,8 @@ States (``tables.STATES``)::
        |       queued, looked at again later   v
        +------------- not sent: retried with backoff, then "failed"
 
+    queued (held or not) --(a person)--> cancelled: never printed, not even after a restart
+
 - A job's bytes are built whole when the job is stored (``payload``); every attempt sends
   exactly those bytes on one connection.
 - The idempotency key is unique, so the same order never produces two receipts by itself.
@@ -887,6 +889,57 @@ class PrinterService:
         self._enqueue(job, None)
         return self._require(job_id)
 
+    def cancel(self, job_id: int, by: str) -> PrintJob:
+        """A person cancels a job that has not started sending (queued, held or not).
+
+        Compare-and-set on ``queued``: a job a worker has already claimed (``sending``) cannot
+        be cancelled, and a worker cannot claim a cancelled one. The job keeps its idempotency
+        key, so recovery never makes a new one for its order, and only ``queued`` jobs are
+        queued again after a restart: a cancelled job never prints.
+        """
+        job = self._require(job_id)
+        if job.state != "queued" or not self._cancel_where(by, col(PrintJob.id) == job_id):
+            state = self._require(job_id).state
+            raise InputError(
+                "job_id",
+                f"print job {job_id} is {state}: only a queued or held job can be cancelled",
+                status=409,
+            )
+        self.hub.logger.warning("print job %s cancelled by %s", job_id, by)
+        return self._require(job_id)
+
+    def cancel_held(self, name: str, by: str, up_to: int | None = None) -> int:
+        """Cancel every job held for printer ``name`` (with ``up_to``: only jobs up to that id,
+        the ones the person saw; a sale made since is not cancelled unseen). Returns how many."""
+        if name not in self.printers:
+            raise InputError("name", f"no printer named {name!r}", status=404)
+        where = [col(PrintJob.printer) == name, col(PrintJob.held).is_(True)]
+        if up_to is not None:
+            where.append(col(PrintJob.id) <= up_to)
+        count = self._cancel_where(by, *where)
+        if count:
+            self.hub.logger.warning("%d held print job(s) for %s cancelled by %s", count, name, by)
+        return count
+
+    def _cancel_where(self, by: str, *where: Any) -> int:
+        now = utcnow()
+        with self.hub.session() as s:
+            result = s.exec(
+                update(PrintJob)  # type: ignore[call-overload]
+                .where(col(PrintJob.state) == "queued", *where)
+                .values(
+                    state="cancelled",
+                    held=False,
+                    resolution="cancelled",
+                    last_error=f"cancelled by {by}",
+                    next_attempt_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+            s.commit()
+        return int(result.rowcount)
+
     def test_print(self, name: str) -> PrintJob:
         if name not in self.printers:
             raise InputError("name", f"no printer named {name!r}", status=404)
@@ -919,21 +972,27 @@ class PrinterService:
             counts.setdefault(printer, {})[state] = int(n)
         return counts
 
-    def held(self) -> dict[str, tuple[int, datetime]]:
-        """Per printer: how many jobs wait for it (fault or offline) and the oldest one's time."""
+    def held(self) -> dict[str, tuple[int, datetime, int]]:
+        """Per printer: how many jobs wait for it (fault or offline), the oldest one's time and
+        the newest one's id (a person cancelling held jobs cancels those up to it)."""
         with self.hub.session() as s:
             rows = s.exec(
-                select(PrintJob.printer, func.count(), func.min(PrintJob.created_at))
+                select(
+                    PrintJob.printer,
+                    func.count(),
+                    func.min(PrintJob.created_at),
+                    func.max(col(PrintJob.id)),
+                )
                 .where(PrintJob.state == "queued", col(PrintJob.held).is_(True))
                 .group_by(PrintJob.printer)
             ).all()
-        out: dict[str, tuple[int, datetime]] = {}
-        for printer, n, oldest in rows:
+        out: dict[str, tuple[int, datetime, int]] = {}
+        for printer, n, oldest, newest_id in rows:
             if isinstance(oldest, str):  # min() loses the column type on some dialects
                 oldest = datetime.fromisoformat(oldest)
             if oldest.tzinfo is None:
                 oldest = oldest.replace(tzinfo=UTC)
-            out[printer] = (int(n), oldest)
+            out[printer] = (int(n), oldest, int(newest_id or 0))
         return out
 
     def printers_info(self) -> list[dict[str, Any]]:
@@ -972,14 +1031,17 @@ class PrinterService:
 
     @staticmethod
     def _job_counts(
-        name: str, counts: dict[str, dict[str, int]], held: dict[str, tuple[int, datetime]]
+        name: str,
+        counts: dict[str, dict[str, int]],
+        held: dict[str, tuple[int, datetime, int]],
     ) -> dict[str, Any]:
         mine = counts.get(name, {})
-        n_held, oldest = held.get(name, (0, None))
+        n_held, oldest, newest_id = held.get(name, (0, None, None))
         return {
             **{state: mine.get(state, 0) for state in ("queued", "sending", "uncertain", "failed")},
             "held": n_held,
             "oldest_held_at": oldest.isoformat() if oldest else None,
+            "newest_held_id": newest_id,
         }
 
     def health(self) -> list[CheckResult]:

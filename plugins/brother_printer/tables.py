@@ -13,8 +13,9 @@ from sqlmodel import Field, SQLModel
 from hub.db import UTCDateTime, utcnow
 
 #: Every state a print job can be in. ``queued`` includes jobs held by a printer fault and jobs
-#: waiting for their next retry; ``sending`` means bytes may be on their way right now.
-STATES = ("queued", "sending", "printed", "uncertain", "failed")
+#: waiting for their next retry; ``sending`` means bytes may be on their way right now;
+#: ``cancelled``: a person cancelled it while it was queued, and it never prints.
+STATES = ("queued", "sending", "printed", "uncertain", "failed", "cancelled")
 
 
 class PrintJob(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +74,11 @@ def print_jobs(rt: Runtime, state: str | None = None) -> list[Any]:
     record = rt.host.plugins["brother_printer"]
     assert record.hub is not None
     return service(record.hub).list_jobs(state, 100)
+
+
+def held_jobs(rt: Runtime) -> list[Any]:
+    """Jobs held for their printer, newest first."""
+    return [j for j in print_jobs(rt, "queued") if j.held]
 
 
 def test_printers_page_shows_status_queue_and_the_menu(site: tuple[Runtime, str]) -> None:
@@ -166,6 +172,63 @@ def test_uncertain_job_is_resolved_from_the_page(
         after = http.get("/admin/printers/uncertain").text
         assert "a COPY is queued" in after and "Nothing to resolve." in after
     assert len(vp.wait_for_jobs(2, timeout=10)) == 2  # the broken one and its COPY
+
+
+def test_admin_cancels_held_jobs_from_the_printers_page_and_they_never_print(
+    site: tuple[Runtime, str], vp: VirtualPrinter
+) -> None:
+    rt, url = site
+    vp.set_fault("paper_out")
+    record_sale(rt, "cash")
+    record_sale(rt, "cash")
+    newest, oldest = wait_for(lambda: len(held_jobs(rt)) == 2 and held_jobs(rt))
+    with login(url, "sam", "sam-secret-1") as staff:
+        page = staff.get("/admin/printers").text
+        assert "2 job(s) held" in page and "cancel-held" not in page  # an admin's button
+        assert "/cancel" not in staff.get("/admin/printers/jobs").text
+        for page_url, action in (
+            ("/admin/printers", "/admin/printers/till/cancel-held"),
+            ("/admin/printers/jobs", f"/admin/printers/jobs/{oldest.id}/cancel"),
+        ):
+            assert post_form(staff, page_url, action, {}).status_code == 403
+    assert {j.state for j in print_jobs(rt)} == {"queued"}
+
+    with login(url, "alice", "alice-secret") as http:
+        page = http.get("/admin/printers").text
+        assert "Cancel 2 held job(s)" in page
+        match = re.search(r'name="up_to" value="(\d+)"', page)
+        assert match and int(match.group(1)) == newest.id
+        assert http.post("/admin/printers/till/cancel-held", data={}).status_code == 403  # CSRF
+        # A sale made after the page was shown is not cancelled unseen.
+        late = record_sale(rt, "cash")
+        wait_for(lambda: len(held_jobs(rt)) == 3)
+        answer = post_form(
+            http, "/admin/printers", "/admin/printers/till/cancel-held", {"up_to": match.group(1)}
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/admin/printers"
+        assert "2 held job(s) for till cancelled" in http.get("/admin/printers").text
+        [remaining] = print_jobs(rt, "queued")
+        assert remaining.order_number == late.number
+        # One job at a time, from the print jobs page.
+        jobs_page = http.get("/admin/printers/jobs").text
+        action = f"/admin/printers/jobs/{remaining.id}/cancel"
+        assert action in jobs_page
+        answer = post_form(http, "/admin/printers/jobs", action, {})
+        assert "is cancelled: it will not print" in http.get(answer.headers["location"]).text
+        answer = post_form(http, "/admin/printers/jobs", action, {})
+        assert "only a queued or held job" in http.get(answer.headers["location"]).text
+        listed = http.get("/admin/printers/jobs", params={"state": "cancelled"}).text
+        assert listed.count("data-print-job=") == 3
+        assert f"/admin/printers/jobs/{remaining.id}/reprint" in listed  # as a COPY, if wanted
+        assert f"/admin/printers/jobs/{remaining.id}/cancel" not in listed
+
+    vp.clear_fault()  # paper back in: a new sale prints, the cancelled ones never do
+    fresh = record_sale(rt, "card")
+    [job] = vp.wait_for_jobs(1, timeout=10)
+    time.sleep(1.5)  # held jobs were looked at every 0.2 s: a cancelled one would be out by now
+    assert len(vp.jobs) == 1
+    assert decode(job, "escpos").qr_codes == [fresh.number]
+    assert sorted(j.state for j in print_jobs(rt)) == ["cancelled"] * 3 + ["printed"]
 
 
 def test_forms_without_the_csrf_token_are_refused(site: tuple[Runtime, str]) -> None:

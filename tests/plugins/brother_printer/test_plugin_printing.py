@@ -5,9 +5,9 @@ a loopback port, SQLite (and PostgreSQL + Redis in the last tests), and VirtualP
 loopback TCP. What was printed is checked by decoding the bytes the printer received, never by
 comparing with bytes our code produced.
 
-USB and serial printers need hardware (and pyusb / pyserial) that this machine does not have:
-only the refusal path of the python-escpos adapter is covered here; file and network printers
-are covered end to end.
+USB printers need hardware (and pyusb) that this machine does not have: only the refusal path
+of the python-escpos adapter is covered here. Serial printers are covered end to end on a
+pseudo-terminal in ``test_serial_usb_status.py``; file and network printers here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from hub.pos import Pos
 from hub.runtime import Runtime
 from hub.testing import client, postgres_database, running_hub, wait_for
 from hub.types import OrderInfo, OrderLineInfo
+from hub.web.auth import add_user
 from plugins.brother_printer.decode import decode
 from plugins.brother_printer.printing import retry_delay
 from plugins.brother_printer.tables import PrintJob
@@ -208,6 +209,60 @@ def test_not_sent_for_too_long_fails_with_the_reason(tmp_path: Path, vp: Virtual
         [receipt] = wait_printed(vp, 1)
         assert receipt.drawer_kicks == []  # a card sale
         assert job_state(http, failed["id"]) == "printed"
+
+
+def test_held_jobs_cancelled_over_the_api_never_print_not_even_after_a_restart(
+    tmp_path: Path, vp: VirtualPrinter
+) -> None:
+    settings = settings_for(tmp_path, [printer(vp)])
+    with hub_client(settings) as (rt, http):
+        add_user(rt.session, "sam", "sam-secret-1", "staff")
+        vp.set_fault("refused")  # the printer is off for hours: receipts pile up, held
+        for _ in range(3):
+            sale(http, "cash")
+        wait_for(lambda: len([j for j in jobs(http, "queued") if j["held"]]) == 3, 10)
+        first, second, third = sorted(j["id"] for j in jobs(http))
+
+        with httpx.Client(base_url=http.base_url, auth=("sam", "sam-secret-1")) as staff:
+            for path in (f"/api/printers/jobs/{first}/cancel", "/api/printers/till/cancel-held"):
+                refused = staff.post(path)
+                assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+        one = http.post(f"/api/printers/jobs/{first}/cancel")
+        assert one.status_code == 200, one.text
+        assert (one.json()["state"], one.json()["held"]) == ("cancelled", False)
+        assert one.json()["last_error"] == "cancelled by api-token"
+        again = http.post(f"/api/printers/jobs/{first}/cancel")
+        assert again.status_code == 409 and again.json()["error"]["field"] == "job_id"
+        # Only the held jobs the person saw (up to an id); then the rest.
+        assert http.post("/api/printers/till/cancel-held", json={"up_to": second}).json() == {
+            "cancelled": 1
+        }
+        assert job_state(http, third) == "queued"
+        assert http.post("/api/printers/till/cancel-held").json() == {"cancelled": 1}
+        unknown = http.post("/api/printers/nope/cancel-held")
+        assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "name"
+        bad = http.post("/api/printers/till/cancel-held", json={"up_to": "x"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "up_to"
+        assert sorted(j["id"] for j in jobs(http, "cancelled")) == [first, second, third]
+        assert printer_check(http)["data"]["jobs"]["held"] == 0
+
+        vp.clear_fault()  # the printer is back: only a new sale prints
+        new = sale(http, "card")
+        [receipt] = wait_printed(vp, 1)
+        assert receipt.qr_codes == [new["number"]]
+        [printed] = jobs(http, "printed")
+        not_queued = http.post(f"/api/printers/jobs/{printed['id']}/cancel")
+        assert not_queued.status_code == 409 and "printed" in not_queued.json()["error"]["message"]
+        time.sleep(1.5)  # a stray retry of a cancelled job would have printed by now
+        assert len(vp.jobs) == 1
+    # After a restart, recovery queues queued jobs again and recreates missing receipts:
+    # neither brings a cancelled one back.
+    with running_hub(settings, worker=True) as rt2, client(rt2) as http:
+        time.sleep(1.5)
+        states = sorted(j["state"] for j in jobs(http))
+    assert states == ["cancelled", "cancelled", "cancelled", "printed"]
+    assert len(vp.jobs) == 1
 
 
 def test_reset_mid_job_is_uncertain_never_retried_and_resolved_by_a_person(
