@@ -7,6 +7,7 @@ does the work of one task and says whether the job is complete.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,6 +20,8 @@ from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import EventLog, record_event, settings_of
 
 MAX_PAUSE = 300.0
+
+log = logging.getLogger(__name__)
 
 
 class Superseded(Exception):
@@ -88,6 +91,16 @@ def run_store_job(
     except StoreError as exc:
         events.flush(hub)
         ledger.add_errors(job_id, [*engine.errors, (None, f"{type(exc).__name__}: {exc}")])
+        ledger.finish(job_id, "failed", engine.result())
+        return
+    except Exception as exc:
+        # Anything else is a fault nobody foresaw: the job ends failed with the reason (and its
+        # lock is released) rather than staying "running" until it is declared stuck.
+        log.exception("%s %s failed", label, job_id)
+        events.flush(hub)
+        ledger.add_errors(
+            job_id, [*engine.errors, (None, f"unexpected {type(exc).__name__}: {exc}")]
+        )
         ledger.finish(job_id, "failed", engine.result())
         return
     events.flush(hub)

@@ -34,7 +34,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.context import Hub
-from hub.db import upsert, utcnow
+from hub.db import conflict_insert, upsert, utcnow
 from hub.errors import InputError
 from hub.jobs import Priority
 from hub.models import Category, Product, StockLevel
@@ -138,6 +138,24 @@ def write_links(s: Session, links: Iterable[Link]) -> None:
     stmt = upsert(s, table, ["sku"], [*LINK_COLUMNS[1:], "updated_at"])
     for start in range(0, len(rows), 2000):
         s.execute(stmt, rows[start : start + 2000])
+
+
+def save_category_links(s: Session, links: dict[str, int], *, replace: bool) -> None:
+    """Record POS category name -> store category id, as found (``replace=False``: a mapping
+    already there is kept) or as just created in the store (``replace``). Safe when a
+    superseded run, still finishing its step, records the same names at the same moment."""
+    if not links:
+        return
+    table = CategoryLink.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    rows = [
+        {"name": n, "store_id": i, "source": "auto", "updated_at": now} for n, i in links.items()
+    ]
+    if replace:
+        stmt = upsert(s, table, ["name"], ["store_id", "updated_at"])
+    else:
+        stmt = conflict_insert(s, table).on_conflict_do_nothing(index_elements=["name"])
+    s.execute(stmt, rows)
 
 
 # --- requesting ------------------------------------------------------------------------
@@ -376,17 +394,18 @@ class CatalogueSync:
             "decimals": pricing.decimals,
         }
         known = {name.lower() for name in self.category_map()}
-        with self.hub.session() as s:
-            for cat in categories:
-                name = html.unescape(str(cat.get("name") or ""))
-                if not name or name.lower() in known:
-                    continue
+        found: dict[str, int] = {}
+        for cat in categories:
+            name = html.unescape(str(cat.get("name") or ""))
+            if name and name.lower() not in known:
                 known.add(name.lower())
-                if self.dry:
-                    self.category_overlay[name] = int(cat["id"])
-                else:
-                    s.merge(CategoryLink(name=name, store_id=int(cat["id"])))
-            s.commit()
+                found[name] = int(cat["id"])
+        if self.dry:
+            self.category_overlay.update(found)
+        else:
+            with self.hub.session() as s:
+                save_category_links(s, found, replace=False)
+                s.commit()
         with self.hub.session() as s:
             self.cursor["total"] = int(s.exec(select(func.count()).select_from(Product)).one())
         self.cursor["done"] = 0
@@ -1000,23 +1019,25 @@ class CatalogueSync:
                 self.note("create_category", name)
             return result
         created = await self.client.batch_all("categories", create=[{"name": n} for n in missing])
+        links: dict[str, int] = {}
+        for name, item in zip(missing, created.create, strict=True):
+            if is_item_error(item):
+                error = item["error"]
+                existing = (error.get("data") or {}).get("resource_id")
+                if not existing:
+                    result[name] = None
+                    self.errors.append(
+                        (None, f"category {name!r} not created: {error.get('message')}")
+                    )
+                    continue
+                result[name] = int(existing)
+            else:
+                result[name] = int(item["id"])
+                self.count("categories_created")
+            mapped[name.lower()] = result[name]
+            links[name] = result[name] or 0
         with self.hub.session() as s:
-            for name, item in zip(missing, created.create, strict=True):
-                if is_item_error(item):
-                    error = item["error"]
-                    existing = (error.get("data") or {}).get("resource_id")
-                    if not existing:
-                        result[name] = None
-                        self.errors.append(
-                            (None, f"category {name!r} not created: {error.get('message')}")
-                        )
-                        continue
-                    result[name] = int(existing)
-                else:
-                    result[name] = int(item["id"])
-                    self.count("categories_created")
-                mapped[name.lower()] = result[name]
-                s.merge(CategoryLink(name=name, store_id=result[name] or 0))
+            save_category_links(s, links, replace=True)
             s.commit()
         return result
 

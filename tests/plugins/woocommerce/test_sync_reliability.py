@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import select
+
+from hub.models import Job
 from hub.runtime import Runtime
 from hub.testing import make_settings, running_hub, wait_for
 from plugins.woocommerce.simulator import SimulatedStore, run_simulator
@@ -181,3 +184,47 @@ def start_worker(tmp_path: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def test_an_unforeseen_fault_ends_the_job_failed_and_the_next_sync_runs(tmp_path: Path) -> None:
+    # A cursor the engine cannot use (as a different version of the hub might have left it):
+    # the task must not leave the job "running" until it is declared stuck.
+    from plugins.woocommerce.sync_products import sync_products_chunk
+
+    with world(tmp_path) as w:
+        items = bulk(20)
+        w.http.post("/api/products/bulk", json={"products": items})
+        hub = w.rt.host.plugins["woocommerce"].hub
+        assert hub is not None
+        job, _ = hub.jobs.request(KIND, trigger="test", params={"full": True})
+        with w.rt.session() as s:
+            row = s.get(Job, job.id)
+            assert row is not None and row.status == "queued"
+            row.cursor = {"mode": "full", "phase": "read"}  # no pricing: the engine needs it
+            s.add(row)
+            s.commit()
+        sync_products_chunk(hub, job.id, None)
+        ended = w.http.get(f"/api/jobs/{job.id}").json()
+        assert ended["status"] == "failed", ended
+        assert any("unexpected KeyError" in str(e) for e in ended["errors"]), ended["errors"]
+        again = w.sync(full=True)
+        assert again["status"] == "succeeded", again
+        assert_store_matches(w.store, items)
+
+
+def test_category_links_recorded_twice_at_once_keep_one_mapping(tmp_path: Path) -> None:
+    # A superseded run finishing its step and the run that replaced it record the same store
+    # categories: the second write must neither fail nor overwrite what is there.
+    from plugins.woocommerce.sync_products import save_category_links
+    from plugins.woocommerce.tables import CategoryLink
+
+    with world(tmp_path) as w:
+        with w.rt.session() as s:
+            save_category_links(s, {"Tea": 11, "Coffee": 12}, replace=False)
+            s.commit()
+        with w.rt.session() as s:
+            save_category_links(s, {"Tea": 99, "Cake": 13}, replace=False)
+            save_category_links(s, {"Coffee": 22}, replace=True)  # just created in the store
+            s.commit()
+            mapped = {c.name: c.store_id for c in s.exec(select(CategoryLink)).all()}
+        assert mapped == {"Tea": 11, "Coffee": 22, "Cake": 13}
