@@ -195,12 +195,12 @@ class Runtime:
         return {"ok": True, "worker": latest.worker, "age_seconds": round(age, 1)}
 
 
-class Scheduler(threading.Thread):
-    """Once a second: worker heartbeat, due interval tasks, stuck jobs, plugin retries."""
+class Ticker(threading.Thread):
+    """A daemon thread that calls ``tick`` every ``interval`` seconds until stopped; a tick
+    that raises is logged and the next one runs on time."""
 
-    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
-        super().__init__(name="hub-scheduler", daemon=True)
-        self.runtime = runtime
+    def __init__(self, name: str, interval: float = 1.0) -> None:
+        super().__init__(name=name, daemon=True)
         self.interval = interval
         self._stop_event = threading.Event()
 
@@ -214,8 +214,19 @@ class Scheduler(threading.Thread):
             try:
                 self.tick()
             except Exception:
-                log.exception("scheduler tick failed")
+                log.exception("%s: tick failed", self.name)
             self._stop_event.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class Scheduler(Ticker):
+    """Once a second: worker heartbeat, due interval tasks, stuck jobs, plugin retries."""
+
+    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
+        super().__init__("hub-scheduler", interval)
+        self.runtime = runtime
 
     def tick(self) -> None:
         rt = self.runtime
@@ -233,25 +244,15 @@ class Scheduler(threading.Thread):
         rt.host.retry_due()
 
 
-class PluginRetrier(threading.Thread):
+class PluginRetrier(Ticker):
     """Once a second: start again the not-ready plugins whose backoff has run out.
 
     The scheduler does this in processes that run workers; ``hub web`` runs this instead.
     """
 
     def __init__(self, host: PluginHost, interval: float = 1.0) -> None:
-        super().__init__(name="hub-plugin-retrier", daemon=True)
+        super().__init__("hub-plugin-retrier", interval)
         self.host = host
-        self.interval = interval
-        self._stop_event = threading.Event()
 
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
-            try:
-                self.host.retry_due()
-            except Exception:
-                log.exception("retrying not-ready plugins failed")
+    def tick(self) -> None:
+        self.host.retry_due()
