@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -40,10 +41,12 @@ def vp() -> Iterator[VirtualPrinter]:
     printer.stop()
 
 
-@pytest.fixture
-def site(tmp_path: Path, vp: VirtualPrinter) -> Iterator[tuple[Runtime, str]]:
+@contextlib.contextmanager
+def admin_site(tmp_path: Path, vp: VirtualPrinter, **extra: Any) -> Iterator[tuple[Runtime, str]]:
+    """A hub with one printer (the virtual one), an admin and a staff user, served over HTTP."""
     section = {
         **FAST,
+        **extra,
         "printers": [
             {"name": "till", "host": vp.host, "port": vp.port, "model": "TM-T20III"},
         ],
@@ -61,6 +64,12 @@ def site(tmp_path: Path, vp: VirtualPrinter) -> Iterator[tuple[Runtime, str]]:
             yield rt, url
 
 
+@pytest.fixture
+def site(tmp_path: Path, vp: VirtualPrinter) -> Iterator[tuple[Runtime, str]]:
+    with admin_site(tmp_path, vp) as running:
+        yield running
+
+
 def record_sale(rt: Runtime, payment: str = "card") -> Any:
     order, _ = rt.pos.record_sale(
         SaleIn.model_validate(
@@ -68,6 +77,17 @@ def record_sale(rt: Runtime, payment: str = "card") -> Any:
         )
     )
     return order
+
+
+PRINT_JOBS = "/admin/printers/jobs"
+
+
+def print_job_state(rt: Runtime, job_id: int) -> str:
+    record = rt.host.plugins["brother_printer"]
+    assert record.hub is not None
+    job = service(record.hub).get(job_id)
+    assert job is not None
+    return str(job.state)
 
 
 def print_jobs(rt: Runtime, state: str | None = None) -> list[Any]:
@@ -244,3 +264,35 @@ def test_printer_pages_need_a_login(site: tuple[Runtime, str]) -> None:
     with httpx.Client(base_url=url) as http:
         for path in ("/admin/printers", "/admin/printers/jobs", "/admin/printers/uncertain"):
             assert http.get(path).status_code == 303
+
+
+def test_retry_of_a_failed_print_job_is_for_admins(tmp_path: Path, vp: VirtualPrinter) -> None:
+    # No retry window: a printer that refuses the connection fails the job at once.
+    with admin_site(tmp_path, vp, retry_for_seconds=0) as (rt, url):
+        retry_failed_job(rt, url, vp)
+
+
+def retry_failed_job(rt: Runtime, url: str, vp: VirtualPrinter) -> None:
+    vp.set_fault("refused")
+    rt.pos.record_sale(
+        SaleIn.model_validate({"lines": [{"sku": "CB-1", "quantity": 1}], "payment_method": "card"})
+    )
+    [failed] = wait_for(lambda: print_jobs(rt, "failed"), 10)
+    vp.clear_fault()
+    retry = f"{PRINT_JOBS}/{failed.id}/retry"
+    with login(url, "sam", "sam-secret-1") as staff:
+        refused = post_form(staff, f"{PRINT_JOBS}?state=failed", retry, {})
+        assert refused.status_code == 403 and "Only an admin may do this." in refused.text
+        assert retry not in staff.get(PRINT_JOBS, params={"state": "failed"}).text  # no button
+    assert print_job_state(rt, failed.id) == "failed" and vp.jobs == []
+    with login(url, "alice", "alice-secret") as admin:
+        assert retry in admin.get(PRINT_JOBS, params={"state": "failed"}).text
+        answer = post_form(admin, f"{PRINT_JOBS}?state=failed", retry, {})
+        assert answer.status_code == 303
+        assert f"Job #{failed.id} is queued again." in admin.get(answer.headers["location"]).text
+        assert len(vp.wait_for_jobs(1, timeout=10)) == 1
+        wait_for(lambda: print_job_state(rt, failed.id) == "printed", 10)
+        # A printed job is not retried again: the page says why instead.
+        again = post_form(admin, PRINT_JOBS, retry, {})
+        assert "cannot be retried" in admin.get(again.headers["location"]).text
+    assert len(vp.jobs) == 1
