@@ -407,8 +407,7 @@ class DriftScan:
                 s.commit()
         self.save_entries([entry for _, entry in entries])
         with self.hub.session() as s:
-            for row in held:
-                s.merge(row)
+            InventoryPush.save_held(s, held)
             s.commit()
         self.count("held", len(held))
 

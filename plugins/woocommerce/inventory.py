@@ -586,8 +586,7 @@ class InventoryPush:
         with self.hub.session() as s:
             if released:
                 s.exec(delete(HeldStock).where(col(HeldStock.sku).in_(released)))  # type: ignore[call-overload]
-            for row in held:
-                s.merge(row)
+            self.save_held(s, held)
             for entry in changes:
                 s.add(entry)
             self.save_pushed(s, link_only)
@@ -695,6 +694,16 @@ class InventoryPush:
                     )
                 )
             s.commit()
+
+    @staticmethod
+    def save_held(s: Session, held: Iterable[HeldStock]) -> None:
+        """Store held writes, replacing any already held for the SKU. One statement with ON
+        CONFLICT: the push and the drift scan may hold the same SKU at the same moment."""
+        fields = ("sku", "store_id", "store_value", "wanted", "reason", "held_at")
+        rows = [{name: getattr(row, name) for name in fields} for row in held]
+        if rows:
+            table = HeldStock.__table__  # type: ignore[attr-defined]
+            s.execute(upsert(s, table, ["sku"], fields[1:]), rows)
 
     @staticmethod
     def save_pushed(s: Session, values: Iterable[tuple[str, int]]) -> None:

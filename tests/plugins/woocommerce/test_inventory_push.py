@@ -175,3 +175,23 @@ def test_push_and_scan_on_postgresql_and_redis(tmp_path: Path) -> None:
         assert store_stock(w, skus[0]) == 9
         wait_for(lambda: pos_stock(w, skus[1]) == 3 and store_stock(w, skus[1]) == 3)
         assert store_stock(w, skus[2]) == 4
+
+
+def test_a_write_held_twice_at_once_is_held_once_with_the_latest_reason(tmp_path: Path) -> None:
+    # The push and the drift scan may hold the same SKU at the same moment: neither may fail.
+    from plugins.woocommerce.inventory import InventoryPush
+    from plugins.woocommerce.tables import HeldStock
+
+    with world(tmp_path) as w:
+        with w.rt.session() as s:
+            InventoryPush.save_held(s, [HeldStock(sku="H-1", wanted=0, reason="zero")])
+            s.commit()
+        with w.rt.session() as s:
+            InventoryPush.save_held(
+                s, [HeldStock(sku="H-1", store_value=9, wanted=1, reason="big drop")]
+            )
+            s.commit()
+            rows = s.exec(select(HeldStock)).all()
+        assert [(r.sku, r.store_value, r.wanted, r.reason) for r in rows] == [
+            ("H-1", 9, 1, "big drop")
+        ]
