@@ -102,6 +102,9 @@ class CheckResult:
     ok: bool
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # Working, but a person should look soon (paper near end, a certificate expiring): shown
+    # as a warning, while ``ok`` stays true.
+    warning: bool = False
 
 
 HealthCheck = Callable[[], CheckResult]

@@ -53,6 +53,7 @@ def run_checks(runtime: Any) -> list[dict[str, Any]]:
                     "plugin": plugin,
                     "name": result.name,
                     "ok": result.ok,
+                    "warning": result.ok and result.warning,
                     "detail": result.detail,
                     "data": result.data,
                 }

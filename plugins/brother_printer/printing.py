@@ -1084,7 +1084,15 @@ class PrinterService:
                 level = "ok"
                 detail = f"{st['verdict'] or 'not checked yet'}; {jobs['queued']} queued"
             data["level"] = level
-            results.append(CheckResult(f"printer {info['name']}", level == "ok", detail, data))
+            results.append(
+                CheckResult(
+                    f"printer {info['name']}",
+                    level != "error",
+                    detail,
+                    data,
+                    warning=level == "warning",
+                )
+            )
         if self.logo_problem:
             results.append(CheckResult("receipt logo", False, self.logo_problem))
         return results

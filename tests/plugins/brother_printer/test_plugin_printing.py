@@ -353,7 +353,8 @@ def test_paper_near_end_warns_but_prints(tmp_path: Path, vp: VirtualPrinter) -> 
         assert status["verdict"] == "warn" and "paper near end" in status["detail"]
         # The hub's checks pass or fail: a warning fails the check, marked level "warning".
         check = printer_check(http)
-        assert check["ok"] is False and check["data"]["level"] == "warning"
+        assert check["ok"] is True and check["warning"] is True
+        assert check["data"]["level"] == "warning"
         assert check["detail"].startswith("warning: paper near end")
 
 
