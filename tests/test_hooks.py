@@ -64,7 +64,14 @@ def test_hub_register_tasks_and_hub_register_health_checks(tmp_path: Path) -> No
         assert {"journal.record_stock", "journal.prune"} <= set(rt.queue.tasks)
         plugin = http.get("/api/health").json()["plugins"][0]
         assert plugin["checks"] == [
-            {"plugin": "journal", "name": "journal", "ok": True, "detail": "0 entries", "data": {}}
+            {
+                "plugin": "journal",
+                "name": "journal",
+                "ok": True,
+                "warning": False,
+                "detail": "0 entries",
+                "data": {},
+            }
         ]
 
 
