@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,6 +32,7 @@ from plugins.brother_printer.decode import decode
 from plugins.brother_printer.printing import STATES, PrinterService
 
 JOBS_SHOWN = 100
+T = TypeVar("T")
 
 PAGES = [
     AdminPage("Printers", "", "Printers", "/admin/printers", order=10),
@@ -54,6 +55,19 @@ def _back(request: Request, default: str) -> str:
 def _who(request: Request) -> str:
     user = principal(request)
     return user.name if user is not None else "an admin"
+
+
+async def _act(
+    request: Request, back: str, action: Callable[[], T], done: Callable[[T], str]
+) -> Response:
+    """Run a form's action in the thread pool, flash what it did (or why it was refused, as
+    the service says), and go back to ``back``."""
+    try:
+        result = await run_in_threadpool(action)
+        flash(request, done(result))
+    except InputError as exc:
+        flash(request, exc.message, "error")
+    return RedirectResponse(back, status_code=303)
 
 
 def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
@@ -84,32 +98,32 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
     @require_role("admin")
     async def test_print(request: Request) -> Response:
         name = request.path_params["name"]
-        try:
-            job = await run_in_threadpool(get().test_print, name)
-            flash(request, f"Test page queued for {name} (print job #{job.id}).")
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse("/admin/printers", status_code=303)
+        return await _act(
+            request,
+            "/admin/printers",
+            lambda: get().test_print(name),
+            lambda job: f"Test page queued for {name} (print job #{job.id}).",
+        )
 
     async def reprint(request: Request) -> Response:
         # Staff may reprint (a customer asks for a copy at the till); the API allows it too.
         job_id = _job_id(request)
-        try:
-            job = await run_in_threadpool(get().reprint, job_id, None)
-            flash(request, f"Job #{job_id} is printed again as a COPY (print job #{job.id}).")
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse(_back(request, "/admin/printers/jobs"), status_code=303)
+        return await _act(
+            request,
+            _back(request, "/admin/printers/jobs"),
+            lambda: get().reprint(job_id, None),
+            lambda job: f"Job #{job_id} is printed again as a COPY (print job #{job.id}).",
+        )
 
     @require_role("admin")
     async def retry(request: Request) -> Response:
         job_id = _job_id(request)
-        try:
-            await run_in_threadpool(get().retry, job_id)
-            flash(request, f"Job #{job_id} is queued again.")
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse(_back(request, "/admin/printers/jobs"), status_code=303)
+        return await _act(
+            request,
+            _back(request, "/admin/printers/jobs"),
+            lambda: get().retry(job_id),
+            lambda _: f"Job #{job_id} is queued again.",
+        )
 
     @require_role("admin")
     async def resolve(request: Request) -> Response:
@@ -124,34 +138,36 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
             flash(request, "Choose whether the job printed.", "error")
             return RedirectResponse("/admin/printers/uncertain", status_code=303)
         printed, again, message = choices[answer]
-        try:
-            await run_in_threadpool(get().resolve, job_id, printed, again)
-            flash(request, message)
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse("/admin/printers/uncertain", status_code=303)
+        return await _act(
+            request,
+            "/admin/printers/uncertain",
+            lambda: get().resolve(job_id, printed, again),
+            lambda _: message,
+        )
 
     @require_role("admin")
     async def cancel(request: Request) -> Response:
         job_id = _job_id(request)
-        try:
-            await run_in_threadpool(get().cancel, job_id, _who(request))
-            flash(request, f"Job #{job_id} is cancelled: it will not print.")
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse(_back(request, "/admin/printers/jobs"), status_code=303)
+        who = _who(request)
+        return await _act(
+            request,
+            _back(request, "/admin/printers/jobs"),
+            lambda: get().cancel(job_id, who),
+            lambda _: f"Job #{job_id} is cancelled: it will not print.",
+        )
 
     @require_role("admin")
     async def cancel_held(request: Request) -> Response:
         name = request.path_params["name"]
         raw = str((await request.form()).get("up_to", ""))
         up_to = int(raw) if raw.isdigit() else None
-        try:
-            count = await run_in_threadpool(get().cancel_held, name, _who(request), up_to)
-            flash(request, f"{count} held job(s) for {name} cancelled: they will not print.")
-        except InputError as exc:
-            flash(request, exc.message, "error")
-        return RedirectResponse("/admin/printers", status_code=303)
+        who = _who(request)
+        return await _act(
+            request,
+            "/admin/printers",
+            lambda: get().cancel_held(name, who, up_to),
+            lambda count: f"{count} held job(s) for {name} cancelled: they will not print.",
+        )
 
     return [
         Route("/admin/printers", printers_page, methods=["GET"]),

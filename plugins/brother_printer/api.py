@@ -12,14 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub.config import Strict
-from hub.web.auth import requires
+from hub.web.auth import current, requires
 from hub.web.jsonio import JSONError, parse_model, read_json
 from plugins.brother_printer.printing import PrinterService, job_dict
 
 
 def _who(request: Request) -> str:
-    principal = request.scope.get("principal")
-    return str(getattr(principal, "name", "") or "an admin")
+    return str(getattr(current(request), "name", "") or "an admin")
 
 
 class ResolveIn(Strict):
