@@ -1047,9 +1047,8 @@ class PrinterService:
     def health(self) -> list[CheckResult]:
         """One check per printer. Failing (level ``error``) while it holds jobs (a fault it
         reports, or offline), with their number and the oldest one's age, and while uncertain
-        jobs wait for a person; a warning (paper near end) also fails the check, at level
-        ``warning``: the hub's checks are pass/fail, and a printer about to run out of paper
-        needs someone before the next sale."""
+        jobs wait for a person; passing with a warning (level ``warning``) when the printer
+        warns (paper near end): it prints, but needs someone before long."""
         now = utcnow()
         results = []
         for info in self.printers_info():
