@@ -169,6 +169,15 @@ def csrf_refusal(request: Request, principal: Principal) -> JSONResponse | None:
     )
 
 
+async def admit(auth: Authenticator, request: Request) -> Principal | Response:
+    """Who is calling, or the answer that refuses them: 401 without credentials, 403 for a
+    cookie request that lacks its CSRF header."""
+    principal = await run_in_threadpool(auth.principal, request)
+    if principal is None:
+        return unauthorized()
+    return csrf_refusal(request, principal) or principal
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -190,12 +199,10 @@ def requires(role: str = "staff") -> Callable[[Endpoint], Endpoint]:
             auth: Authenticator = request.app.state.auth
             principal = request.scope.get("principal")
             if principal is None:
-                principal = await run_in_threadpool(auth.principal, request)
-                if principal is None:
-                    return unauthorized()
-                refusal = csrf_refusal(request, principal)
-                if refusal is not None:
-                    return refusal
+                admitted = await admit(auth, request)
+                if isinstance(admitted, Response):
+                    return admitted
+                principal = admitted
             if role == "admin" and not principal.is_admin:
                 return JSONResponse(
                     {"error": {"code": "forbidden", "message": "this needs the admin role"}},
@@ -222,11 +229,9 @@ class ApiAuthMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             request = Request(scope, receive)
-            auth: Authenticator = scope["app"].state.auth
-            principal = await run_in_threadpool(auth.principal, request)
-            response = unauthorized() if principal is None else csrf_refusal(request, principal)
-            if response is not None:
-                await response(scope, receive, send)
+            admitted = await admit(scope["app"].state.auth, request)
+            if isinstance(admitted, Response):
+                await admitted(scope, receive, send)
                 return
-            scope["principal"] = principal
+            scope["principal"] = admitted
         await self.app(scope, receive, send)
