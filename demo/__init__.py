@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import tomli_w
 
+from hub.cli import serve_until_stopped
 from hub.config import load_settings
 from hub.db import utcnow
 from hub.errors import StartupError
@@ -288,8 +289,7 @@ def run_demo(args: argparse.Namespace) -> int:
         runtime.migrate()
         count = load_catalogue(runtime, args.products)
         password = create_admin(runtime)
-        runtime.start_plugins()
-        runtime.start_worker()
+        runtime.start(worker=True)
         app = runtime.app()
         install_demo_pages(app, receipts)
         server = uvicorn.Server(
@@ -306,12 +306,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print(summary(url, password, config, sim, printer, count), flush=True)
 
         threading.Thread(target=announce, name="demo-announce", daemon=True).start()
-        try:
-            server.run()
-        except KeyboardInterrupt:
-            pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows
-        finally:
-            runtime.stop()
+        serve_until_stopped(server, runtime)
     print("demo stopped; its data stays in", folder, flush=True)
     return 0
 

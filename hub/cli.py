@@ -70,6 +70,11 @@ def serve(runtime: Any, host: str, port: int, with_worker: bool) -> None:
     )
     server = uvicorn.Server(config)
     print(f"Brother POS Hub listening on http://{host}:{server.config.port}", flush=True)
+    serve_until_stopped(server, runtime)
+
+
+def serve_until_stopped(server: Any, runtime: Any) -> None:
+    """Run the web server until Ctrl-C; then stop the runtime (workers, scheduler)."""
     try:
         server.run()
     except KeyboardInterrupt:
