@@ -457,15 +457,17 @@ class CatalogueSync:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def page_group(self, first: int) -> list[int]:
+        """The listing pages read together from ``first``: one while the count is unknown."""
+        pages = self.cursor.get("pages")
+        if pages is None:
+            return [first]
+        return list(range(first, min(first + self.settings.max_concurrency * 10, pages + 1)))
+
     async def read_pages(self) -> bool:
         """Read a group of store pages. True when the whole listing has been read."""
         assert self.client is not None
-        group = self.settings.max_concurrency * 10
-        page = int(self.cursor.get("page", 1))
-        pages_total = self.cursor.get("pages")
-        numbers = (
-            [page] if pages_total is None else list(range(page, min(page + group, pages_total + 1)))
-        )
+        numbers = self.page_group(int(self.cursor.get("page", 1)))
         if not numbers:
             return True
         # At most max_concurrency requests are in flight (the client's own limit).
@@ -491,8 +493,7 @@ class CatalogueSync:
             self.cursor.get("pages") is not None and self.cursor["page"] > self.cursor["pages"]
         )
         if not finished and self.cursor.get("pages") is not None:
-            following = self.cursor["page"]
-            self.prefetch(range(following, min(following + group, self.cursor["pages"] + 1)))
+            self.prefetch(self.page_group(self.cursor["page"]))
             await asyncio.sleep(0)  # the requests go out before we get busy with this group
         for part in chunks_of(await self.fetch_changed(light), MAX_BATCH):
             self.absorb_store_products(part)
@@ -764,7 +765,7 @@ class CatalogueSync:
         senders = [
             asyncio.create_task(self.sender(queue)) for _ in range(self.settings.max_concurrency)
         ]
-        after_id = int(self.cursor.get("after_id", 0))
+        after_id = first_id = int(self.cursor.get("after_id", 0))
         exhausted = False
         last_beat = time.monotonic()
         pending: list[Work] = []
@@ -775,7 +776,7 @@ class CatalogueSync:
                 while queue.qsize() >= 2 * self.settings.max_concurrency:
                     await asyncio.sleep(0.002)
                 # The first step is one batch, so that the store has work at once.
-                step = PLAN_STEP if after_id > int(self.cursor.get("after_id", 0)) else MAX_BATCH
+                step = MAX_BATCH if after_id == first_id else PLAN_STEP
                 with self.hub.session() as s:
                     products = load_pos_products(s, after_id, step, changed_only=not self.full)
                 if not products:
