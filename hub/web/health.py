@@ -37,17 +37,17 @@ def run_checks(runtime: Any) -> list[dict[str, Any]]:
     for plugin, checks in host.call("hub_register_health_checks"):
         for check in checks:
             name = getattr(check, "__name__", "check")
+            where = f"health check {name}"
             try:
                 result = check()
                 if not isinstance(result, CheckResult):
                     raise TypeError(f"health check returned {type(result).__name__}")
             except Exception as exc:
-                where = f"health check {name}"
                 host.record_failure(plugin, where, f"{where} raised {exc!r}")
                 result = CheckResult(name=name, ok=False, detail=f"raised {exc!r}")
             else:
                 # A check that raised before and answers now clears the plugin's error.
-                host.record_success(plugin, f"health check {name}")
+                host.record_success(plugin, where)
             results.append(
                 {
                     "plugin": plugin,

@@ -88,19 +88,16 @@ def run_store_job(
         ledger.add_errors(job_id, [*engine.errors, (None, f"authentication failed: {exc}")])
         ledger.finish(job_id, "failed", engine.result())
         return
-    except StoreError as exc:
-        events.flush(hub)
-        ledger.add_errors(job_id, [*engine.errors, (None, f"{type(exc).__name__}: {exc}")])
-        ledger.finish(job_id, "failed", engine.result())
-        return
     except Exception as exc:
-        # Anything else is a fault nobody foresaw: the job ends failed with the reason (and its
-        # lock is released) rather than staying "running" until it is declared stuck.
-        log.exception("%s %s failed", label, job_id)
+        # Any other store error ends the job failed with the reason, and so does a fault
+        # nobody foresaw (logged with its traceback), rather than leaving it "running", its
+        # kind's lock held, until it is declared stuck.
+        reason = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, StoreError):
+            log.exception("%s %s failed", label, job_id)
+            reason = f"unexpected {reason}"
         events.flush(hub)
-        ledger.add_errors(
-            job_id, [*engine.errors, (None, f"unexpected {type(exc).__name__}: {exc}")]
-        )
+        ledger.add_errors(job_id, [*engine.errors, (None, reason)])
         ledger.finish(job_id, "failed", engine.result())
         return
     events.flush(hub)
