@@ -238,16 +238,16 @@ def _encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return [(str(k), _param_value(v)) for k, v in params.items() if v is not None]
 
 
-# Batch bodies and answers run to hundreds of kilobytes; orjson reads and writes them several
-# times faster than the standard library, and the sync's CPU is shared with the till.
-_JSON_BODY = {"Content-Type": "application/json"}
-
-
 @functools.cache
 def _default_tls() -> ssl.SSLContext:
     """The certificate-checking context, built once per process: loading the CA bundle takes
     about 25 ms, and every job task opens a client of its own."""
     return httpx.create_ssl_context()
+
+
+# Batch bodies and answers run to hundreds of kilobytes; orjson reads and writes them several
+# times faster than the standard library, and the sync's CPU is shared with the till.
+_JSON_BODY = {"Content-Type": "application/json"}
 
 
 def _encode_json(body: Json) -> bytes:
