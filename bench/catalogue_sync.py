@@ -120,7 +120,7 @@ class Setup:
         job = self.http.post("/api/integrations/woocommerce/sync", json={"full": full}).json()
         while True:
             now = self.http.get(f"/api/jobs/{job['id']}").json()
-            if now["status"] not in ("queued", "running"):
+            if now["status"] not in ("queued", "running", "stuck"):
                 finished = datetime.fromisoformat(now["finished_at"])
                 return (finished - started).total_seconds(), now
             time.sleep(0.25)

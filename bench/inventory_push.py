@@ -49,7 +49,7 @@ catalogue_sync.make_settings = quiet_settings
 def wait_job(setup: Setup, job: dict[str, Any]) -> dict[str, Any]:
     while True:
         now: dict[str, Any] = setup.http.get(f"/api/jobs/{job['id']}").json()
-        if now["status"] not in ("queued", "running"):
+        if now["status"] not in ("queued", "running", "stuck"):
             return now
         time.sleep(0.2)
 

@@ -187,7 +187,7 @@ class SyncLoad(threading.Thread):
             job = self.trigger(http)
             while job is not None and not self.stop_event.is_set():
                 now = http.get(f"/api/jobs/{job['id']}").json()
-                if now["status"] not in ("queued", "running"):
+                if now["status"] not in ("queued", "running", "stuck"):
                     self.runs.append({k: now.get(k) for k in ("id", "status", "done", "total")})
                     job = self.trigger(http)
                 self.stop_event.wait(0.25)

@@ -6,8 +6,9 @@ admin, and serves the hub the way ``hub run`` does (web server and worker togeth
 all of it.
 
 The demo composes the built-in plugins' stand-ins (the store simulator and the virtual printer),
-so it lives beside the core rather than in it: the core knows no plugin by name. The demo's extra pages ("Record a till sale", "Virtual printer") are
-installed into this process's app only, so a shop's hub never shows them.
+so it lives beside the core rather than in it: the core knows no plugin by name. The demo's extra
+pages ("Record a till sale", "Virtual printer", demo/pages.py) are installed into this process's
+app only, so a shop's hub never shows them.
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ from typing import Any
 import httpx
 import tomli_w
 
-from hub.cli import serve_until_stopped
-from hub.config import load_settings
-from hub.db import utcnow
-from hub.errors import StartupError
-from hub.pos import ProductIn
+from hub.api import (
+    ProductIn,
+    Runtime,
+    StartupError,
+    add_user,
+    load_settings,
+    serve_until_stopped,
+    utcnow,
+)
 
 log = logging.getLogger("hub.demo")
 
@@ -159,6 +164,10 @@ def write_config(
                 # The simulator behaves like a store on plain http: OAuth 1.0a signatures.
                 "auth": "auto",
                 "timeout_seconds": 15,
+                # The simulated store delivers order webhooks to this hub, as a real one would.
+                "register_webhooks": True,
+                "webhook_url": f"http://127.0.0.1:{port}",
+                "webhook_secret": secrets.token_urlsafe(24),
             },
             "brother_printer": {
                 "store_name": "Brother POS Demo",
@@ -200,8 +209,6 @@ def load_catalogue(runtime: Any, count: int) -> int:
 
 
 def create_admin(runtime: Any) -> str:
-    from hub.web.auth import add_user
-
     password = os.environ.get("HUB_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
     add_user(runtime.session, ADMIN, password, "admin")
     return password
@@ -234,7 +241,7 @@ def create_campaign(url: str, token: str) -> None:
 @contextlib.contextmanager
 def stand_ins(fast: bool) -> Iterator[tuple[Any, Any, Any]]:
     """The simulated store and the virtual printer, each on a free loopback port."""
-    from plugins.brother_printer.admin import ReceiptLog
+    from demo.pages import ReceiptLog
     from plugins.brother_printer.virtual_printer import VirtualPrinter
     from plugins.woocommerce.simulator import SimulatedStore, run_simulator
 
@@ -264,8 +271,6 @@ def stand_ins(fast: bool) -> Iterator[tuple[Any, Any, Any]]:
 def run_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hub.runtime import Runtime
-
     # The console shows the summary and the receipts; every HTTP request and queued task
     # would bury them.
     for noisy in ("httpx", "huey"):
@@ -293,7 +298,14 @@ def run_demo(args: argparse.Namespace) -> int:
         app = runtime.app()
         install_demo_pages(app, receipts)
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=args.port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=args.port,
+                log_level="warning",
+                lifespan="off",
+                proxy_headers=False,
+            )
         )
         url = f"http://{host}:{args.port}"
 
@@ -338,6 +350,6 @@ def summary(url: str, password: str, config: DemoConfig, sim: Any, printer: Any,
 
 def install_demo_pages(app: Any, receipts: Any) -> None:
     """The till-sale and virtual-printer pages, in this process only (see the docstring)."""
-    from plugins.brother_printer.admin import install_demo_pages as install
+    from demo.pages import install_demo_pages as install
 
     install(app, receipts)

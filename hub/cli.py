@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from hub.config import Settings, load_settings
 from hub.errors import ConfigError, HubError, InputError, StartupError
@@ -25,6 +26,20 @@ def build_runtime(args: argparse.Namespace) -> Any:
 
     settings: Settings = load_settings(args.config)
     return Runtime(settings)
+
+
+def wait_for_services(runtime: Any, services: tuple[str, ...] = ("database", "queue")) -> bool:
+    """Wait until the database and the queue answer (one log line per try); False when a
+    signal asked this process to stop first. A permanent error raises ConfigError (exit 2)."""
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        return bool(runtime.wait_for_services(stop, services))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def first_admin(runtime: Any) -> None:
@@ -60,15 +75,30 @@ def settle_memory() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+def uvicorn_config(runtime: Any, host: str, port: int) -> Any:
+    """How the hub serves: X-Forwarded-* believed only from ``web.trusted_proxies``."""
+    import uvicorn
+
+    proxies = runtime.settings.web.trusted_proxies
+    return uvicorn.Config(
+        runtime.app(),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        lifespan="off",
+        # uvicorn's default trusts 127.0.0.1; we trust no one unless configured.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=list(proxies) or "",
+    )
+
+
 def serve(runtime: Any, host: str, port: int, with_worker: bool) -> None:
     import uvicorn
 
     runtime.start(worker=with_worker)
     settle_memory()
-    config = uvicorn.Config(
-        runtime.app(), host=host, port=port, log_level="info", access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(runtime, host, port))
     print(f"Brother POS Hub listening on http://{host}:{server.config.port}", flush=True)
     serve_until_stopped(server, runtime)
 
@@ -85,6 +115,8 @@ def serve_until_stopped(server: Any, runtime: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     runtime = build_runtime(args)
+    if not wait_for_services(runtime):
+        return 0
     runtime.migrate()
     first_admin(runtime)
     web = runtime.settings.web
@@ -96,6 +128,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     from hub import migrate
 
     runtime = build_runtime(args)
+    if not wait_for_services(runtime):
+        return 0
     if migrate.pending(runtime.engine, runtime.plugin_migration_dirs()):
         raise StartupError("the database is not up to date: run `hub db upgrade` first")
     web = runtime.settings.web
@@ -107,13 +141,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from hub import migrate
 
     runtime = build_runtime(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if not runtime.wait_for_services(stop):
+        return 0
     if migrate.pending(runtime.engine, runtime.plugin_migration_dirs()):
         raise StartupError("the database is not up to date: run `hub db upgrade` first")
     runtime.start(worker=True, workers=args.workers)
     settle_memory()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     print(f"worker {runtime.worker_name} running; Ctrl-C stops it", flush=True)
     stop.wait()
     runtime.stop()
@@ -148,6 +184,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     runtime = build_runtime(args)
+    # Run by deploy scripts beside a database that may still be starting: wait for it.
+    if not wait_for_services(runtime, ("database",)):
+        return 0
     runtime.migrate()
     print("database is up to date", flush=True)
     return 0
@@ -176,14 +215,26 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_logout(args: argparse.Namespace) -> int:
+    from hub.web.sessions import SessionStore
+
+    runtime = build_runtime(args)
+    ended = SessionStore(runtime.session, runtime.settings.web.session_hours).end_user(
+        args.username
+    )
+    if ended is None:
+        print(f"username: no user {args.username}", file=sys.stderr)
+        return 2
+    print(f"ended {ended} session(s) of {args.username}")
+    return 0
+
+
 # --- hub sync ------------------------------------------------------------------------------
 
-# What each kind asks of the hub. Syncs are plugin endpoints reached over HTTP, so the command
-# works against any running hub (embedded or scaled out) and imports no plugin.
-WOOCOMMERCE_SYNC = "/api/integrations/woocommerce/sync"
-CAMPAIGNS_PUBLISH = "/api/freebies/publish"
-CAMPAIGNS_KIND = "freebies.publish"
-SYNC_KINDS = ("products", "inventory", "orders", "campaigns")
+# The hub's plugins declare their syncs (hook ``hub_register_syncs``); the command asks a running
+# hub which exist over HTTP, so it works against any hub (embedded or scaled out), imports no
+# plugin and names none.
+SYNCS = "/api/syncs"
 
 
 def hub_url(args: argparse.Namespace, settings: Settings | None) -> str:
@@ -211,43 +262,62 @@ def api_token(args: argparse.Namespace, settings: Settings | None) -> str:
     return str(token)
 
 
-def request_woocommerce_sync(client: Any, args: argparse.Namespace) -> int:
+def list_syncs(client: Any) -> list[dict[str, Any]]:
     from hub.progress import HubUnavailable, error_message
 
-    body = {"kind": args.kind, "full": args.full, "dry_run": args.dry_run}
-    response = client.request("POST", WOOCOMMERCE_SYNC, json=body)
-    if response.status_code == 404:
-        raise HubUnavailable(
-            "this hub has no WooCommerce sync (is the woocommerce plugin enabled?)"
+    response = client.request("GET", SYNCS)
+    if response.status_code != 200:
+        raise HubUnavailable(f"the hub did not list its syncs: {error_message(response)}")
+    syncs: list[dict[str, Any]] = response.json()["syncs"]
+    return syncs
+
+
+def print_syncs(syncs: list[dict[str, Any]]) -> None:
+    """What ``hub sync`` with no word shows: each sync's word, label, options and last job."""
+    if not syncs:
+        print("this hub's plugins declare no syncs")
+        return
+    width = max(len(s["command"]) for s in syncs)
+    for sync in syncs:
+        flags = [f"--{name.replace('_', '-')}" for name, on in sync["options"].items() if on]
+        latest = sync.get("latest_job")
+        last = f"last job #{latest['id']} {latest['status']}" if latest else "never run"
+        role = " (admin)" if sync["min_role"] == "admin" else ""
+        print(
+            f"{sync['command']:<{width}}  {sync['label']}{role} [{sync['plugin']}]"
+            f"  {' '.join(flags) or 'no options'}; {last}"
         )
-    if response.status_code == 422:
-        field = (response.json().get("error") or {}).get("field")
-        if field == "kind":
-            raise HubUnavailable(
-                f"this hub cannot sync {args.kind} yet: the WooCommerce plugin does not "
-                f"offer it ({error_message(response)})"
-            )
-    if response.status_code not in (200, 201, 202):
-        raise HubUnavailable(f"the hub refused the sync: {error_message(response)}")
-    return int(response.json()["id"])
 
 
-def request_campaign_publication(client: Any) -> int:
-    """Queue a publication; the hub answers with its job (a new one, or the one it joins)."""
+def option_refusal(
+    sync: dict[str, Any], args: argparse.Namespace, syncs: list[dict[str, Any]]
+) -> str:
+    """Why the options asked for do not fit ``sync``, or ``""``: refused before anything runs."""
+    for option, flag in (("full", "--full"), ("dry_run", "--dry-run")):
+        if getattr(args, option) and not sync["options"].get(option):
+            others = [s["command"] for s in syncs if s["options"].get(option)]
+            offered = f"syncs that take it: {', '.join(others)}" if others else "no sync takes it"
+            return f"{sync['command']} has no {flag} ({offered})"
+    return ""
+
+
+def request_sync(client: Any, sync: dict[str, Any], args: argparse.Namespace) -> int:
+    """Sync Now through the hub's route; returns the id of the job it answers with."""
     from hub.progress import HubUnavailable, error_message
 
-    response = client.request("POST", CAMPAIGNS_PUBLISH)
-    if response.status_code == 404:
-        raise HubUnavailable("this hub has no campaign publication (is freebies enabled?)")
+    # The path is built here, not taken from the answer: the token only ever goes to the hub.
+    path = f"{SYNCS}/{quote(sync['plugin'], safe='')}/{quote(sync['word'], safe='')}"
+    body = {"full": args.full, "dry_run": args.dry_run}
+    response = client.request("POST", path, json=body)
     if response.status_code not in (200, 201, 202):
-        raise HubUnavailable(f"the hub refused the publication: {error_message(response)}")
-    job = response.json().get("job")
-    if not isinstance(job, dict) or not isinstance(job.get("id"), int):
+        raise HubUnavailable(f"the hub refused {sync['command']}: {error_message(response)}")
+    job_id = response.json().get("id")
+    if not isinstance(job_id, int):
         raise HubUnavailable(
-            "the hub queued a publication but named no job to follow "
-            f"(see `hub jobs --kind {CAMPAIGNS_KIND}`)"
+            f"the hub queued {sync['command']} but named no job to follow "
+            f"(see `hub jobs --kind {sync['ledger_kind']}`)"
         )
-    return int(job["id"])
+    return job_id
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -261,22 +331,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
         follow,
         outcome_line,
     )
+    from hub.syncs import resolve
 
     # One log line per progress poll would push the progress bar off the screen.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.dry_run and args.kind != "products":
-        # The hub would run these for real and ignore the flag: refuse rather than write.
-        print(f"error: only products have a dry run, not {args.kind}", file=sys.stderr)
-        return EXIT_USAGE
     # The config is only needed for what the command line did not say.
     explicit = bool(args.url and (args.token or os.environ.get("HUB_API_TOKEN")))
     settings = None if explicit else load_settings(args.config)
     client = HubClient(hub_url(args, settings), api_token(args, settings))
     try:
-        if args.kind == "campaigns":
-            job_id = request_campaign_publication(client)
-        else:
-            job_id = request_woocommerce_sync(client, args)
+        syncs = list_syncs(client)
+        if not args.word:
+            print_syncs(syncs)
+            return 0
+        try:
+            sync = resolve(args.word, syncs)
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        refusal = option_refusal(sync, args, syncs)
+        if refusal:
+            # Said before anything is asked of the hub (which refuses such options too).
+            print(f"error: {refusal}", file=sys.stderr)
+            return EXIT_USAGE
+        job_id = request_sync(client, sync, args)
         # Queued is all --no-wait waits for, whatever the kind: no worker needs to be running.
         if args.no_wait:
             print(job_id, flush=True)
@@ -299,12 +377,41 @@ def cmd_sync(args: argparse.Namespace) -> int:
         client.close()
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    # The demo wires the built-in plugins' stand-ins together; it lives outside the core,
-    # which knows no plugin by name.
-    from demo import run_demo
+# --- commands from installed packages ------------------------------------------------------
 
-    return run_demo(args)
+# Any installed package may add a ``hub`` subcommand: an entry point in this group names
+# ``add(subparsers)``, which adds one parser with ``subparsers.add_parser(name, help=...)`` and
+# ``set_defaults(func=run)``; ``run(args)`` returns the exit code (docs/plugins.md, "Commands").
+COMMANDS_GROUP = "hub.commands"
+
+
+def add_installed_commands(sub: Any, taken: set[str]) -> None:
+    """Add every installed package's commands; one that fails to load or clashes with a
+    command already there is left out with a warning, and the others still work."""
+    from importlib import metadata
+
+    for entry in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if entry.name in taken:
+            log.warning(
+                "command %r from %s is left out: `hub %s` exists already",
+                entry.name,
+                entry.value,
+                entry.name,
+            )
+            continue
+        try:
+            add = entry.load()
+            add(sub)
+        except Exception as exc:
+            log.warning(
+                "command %r from %s is left out: %s: %s",
+                entry.name,
+                entry.value,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        taken.add(entry.name)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -345,25 +452,22 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--password-env", action="store_true", help="read the password from $HUB_PASSWORD"
     )
+    sp = user.add_parser("logout", help="end all of a user's login sessions")
+    sp.set_defaults(func=cmd_user_logout)
+    sp.add_argument("username")
     sp = add("sync", cmd_sync, "ask a running hub for a sync and follow it to its end")
-    sp.add_argument("kind", choices=SYNC_KINDS)
+    sp.add_argument(
+        "word",
+        nargs="?",
+        help="a sync the hub's plugins declare (`hub sync` alone lists them); "
+        "<plugin>.<word> where two plugins declare one word",
+    )
     sp.add_argument("--full", action="store_true", help="compare everything, not only changes")
     sp.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
     sp.add_argument("--no-wait", action="store_true", help="print the job id and exit")
     sp.add_argument("--url", help="the hub's address (default: web.host and web.port)")
     sp.add_argument("--token", help="API token (default: $HUB_API_TOKEN or web.api_tokens[0])")
-    sp = add("demo", cmd_demo, "a hub with a simulated store and a virtual printer, for newcomers")
-    sp.add_argument("--data-dir", default="demo-data", help="a fresh folder (default ./demo-data)")
-    sp.add_argument("--port", type=int, default=8080, help="the hub's port (default 8080)")
-    sp.add_argument("--products", type=int, default=300, help="demo catalogue size (default 300)")
-    sp.add_argument(
-        "--reset", action="store_true", help="delete an earlier demo's folder and start afresh"
-    )
-    sp.add_argument(
-        "--fast",
-        action="store_true",
-        help="no simulated store latency (the default is as slow as a real store)",
-    )
+    add_installed_commands(sub, set(sub.choices))
     return p
 
 
@@ -383,6 +487,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StartupError, InputError, HubError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # A one-shot command (hub jobs, hub user add, ...) that finds the database or Redis
+        # gone says so in one line; the long-running ones wait for them at start-up instead.
+        from hub.outages import SETTING, describe, permanent_cause, service_of
+
+        service = service_of(exc)
+        if service is None:
+            raise
+        cause = permanent_cause(service, exc)
+        if cause is not None:
+            print(f"config error: {SETTING[service]}: {cause}", file=sys.stderr)
+            return 2
+        print(f"error: the {service} is unreachable: {describe(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 - ``HUB_CONFIG`` names the file; without it the embedded default ``config/hub.toml`` is used.
 - ``HUB__SECTION__KEY=value`` overrides any key (``HUB__WEB__PORT=9000``,
-  ``HUB__PLUGINS__WOOCOMMERCE__STORE_URL=...``). Values are read as TOML when they parse
+  ``HUB__PLUGINS__<PLUGIN>__<KEY>=...``). Values are read as TOML when they parse
   (numbers, booleans, lists) and as plain strings otherwise.
 - A secret may be written as ``{ "$env" = "VAR" }``: it is resolved when the section is
   validated, so the file never holds it, and it is kept as a ``SecretStr`` so it never prints.
@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from hub.errors import ConfigError
 
@@ -38,12 +39,25 @@ class CoreSettings(Strict):
     timezone: str = "Europe/London"
     # Signs session cookies; generated into data_dir when not given.
     secret_key: SecretStr | None = None
-    # A job whose heartbeat is older than this is marked stuck.
-    stuck_after_seconds: float = Field(default=120.0, gt=0)
+    # A running job's lease: its worker renews it every quarter of this; a job whose lease
+    # ran out (worker killed, machine or database lost) is taken over by a live worker.
+    job_lease_seconds: float = Field(default=20.0, ge=1, le=3600)
+    # A job that ended with items pending or failed is tried again after this, doubling
+    # with each failure in a row up to 15 minutes.
+    job_retry_seconds: float = Field(default=60.0, ge=1, le=3600)
     # Sales tax applied to till sales; product prices are stored before tax.
     tax_rate: Decimal = Field(default=Decimal("0.20"), ge=0, le=1)
-    # Whether a stock adjustment may take a level below zero.
+    # The negative-stock policy (docs/operations.md): a count, a set, an adjustment or a created
+    # product never makes a level negative unless this is on.
     allow_negative_stock: bool = False
+    # The database or Redis unreachable: the first retry after this many seconds, the wait
+    # doubling at each failed try up to the max (one log line per try).
+    outage_retry_seconds: float = Field(default=1.0, gt=0, le=60)
+    outage_retry_max_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Off (default): a till sale may take stock below zero (the customer is not refused because
+    # a count is off); the level is shown on the health page. On: a till sale of more than is
+    # in stock is refused. Paid orders imported from a channel are applied either way.
+    strict_stock: bool = False
 
 
 class QueueSettings(Strict):
@@ -61,12 +75,52 @@ class QueueSettings(Strict):
     background_poll_delay: float = Field(default=0.05, gt=0, le=60)
 
 
+class LoginLimits(Strict):
+    """How failed logins slow down and then lock an account name or a client address.
+
+    After ``free_failures`` failures each further one makes the next attempt wait 1 s, 2 s,
+    4 s ...; from ``lock_after`` failures on, attempts are refused for ``lock_seconds``. An
+    address locks later and for less long than an account, so that one person guessing from a
+    shop's address does not keep the other staff there out for long.
+    """
+
+    free_failures: int = Field(default=3, ge=0, le=1000)
+    lock_after: int = Field(default=10, ge=1, le=10000)
+    lock_seconds: float = Field(default=300.0, gt=0, le=86400)
+    address_free_failures: int = Field(default=10, ge=0, le=1000)
+    address_lock_after: int = Field(default=30, ge=1, le=10000)
+    address_lock_seconds: float = Field(default=60.0, gt=0, le=86400)
+    # Failures older than this (counted from the latest) are forgotten.
+    window_seconds: float = Field(default=900.0, gt=0, le=7 * 86400)
+    # Password hashes computed at once per process; the rest wait, up to max_queued_hashes.
+    max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
+    max_queued_hashes: int = Field(default=64, ge=0, le=10000)
+
+
 class WebSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     api_tokens: list[SecretStr] = []
-    # Only send the session cookie over https; off for the embedded loopback default.
+    # Always send the session cookie with Secure (https only); off for the embedded loopback
+    # default. Without it the cookie is Secure exactly when the request came over https.
     secure_cookies: bool = False
+    # A login session ends this long after it began (and at logout, or a password change).
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # Reverse proxies trusted to say the client's address and scheme (X-Forwarded-For and
+    # X-Forwarded-Proto): addresses or networks ("10.0.0.0/8"). Empty (default): the
+    # connecting address is the client and the headers are ignored. See docs/deploy.md.
+    trusted_proxies: list[str] = []
+    login: LoginLimits = LoginLimits()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class PluginsSettings(BaseModel):

@@ -13,9 +13,11 @@ from hub.db import SessionFactory
 from hub.jobs import JobLedger, Priority, Queue
 
 if TYPE_CHECKING:
+    from hub.channels import Channels
     from hub.plugins import PluginHost
     from hub.pos import Pos
     from hub.types import PluginStatus
+    from hub.webhooks import Inbox, InboxHandler
 
 
 class Hub:
@@ -29,7 +31,10 @@ class Hub:
     :ivar data_dir: a folder for files the plugin must keep (``<data_dir>/<name>``).
     :ivar timezone: the store's time zone, for showing and interpreting local times.
     :ivar pos: the POS operations (:class:`hub.pos.Pos`): create or update products, move
-        stock, record orders, with the same validation and hooks as the API.
+        stock, record orders, with the same validation and hooks as the API; catalogue
+        reads for syncs (``get_products``, ``products_page``).
+    :ivar channels: the listings (:class:`hub.channels.Channels`): per product and channel,
+        wanted or not, its id there, the last sync status and message.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class Hub:
         data_dir: Path,
         timezone: ZoneInfo,
         pos: Pos,
+        channels: Channels | None = None,
     ) -> None:
         self.plugin = plugin
         self.settings = settings
@@ -53,15 +59,39 @@ class Hub:
         self.data_dir = data_dir / plugin
         self.timezone = timezone
         self.pos = pos
+        self.channels: Channels = channels if channels is not None else pos.listings
         self._queue = queue
         self._host = host
+        self._inbox_handlers: dict[str, InboxHandler] = {}
+        self._inboxes: dict[str, Inbox] = {}
+
+    def inbox(self, channel: str) -> Inbox:
+        """The webhook inbox of ``channel`` (:class:`hub.webhooks.Inbox`): the receiver stores
+        deliveries in it, the core drains it into the handler registered with
+        ``tasks.inbox(channel, handler)``. One per process and channel."""
+        from hub.webhooks import Inbox
+
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            inbox = Inbox(
+                self,
+                channel,
+                inbox_task_name(self.plugin, channel),
+                self._inbox_handlers.get(channel),
+            )
+            self._inboxes[channel] = inbox
+        return inbox
 
     def enqueue(
         self, task: str, *args: Any, delay: float | None = None, priority: int | None = None
     ) -> str:
         """Queue a registered task by name (``"sync"`` means this plugin's ``"<plugin>.sync"``)."""
-        name = task if "." in task else f"{self.plugin}.{task}"
-        return self._queue.enqueue(name, *args, delay=delay, priority=priority)
+        return self._queue.enqueue(self.task_name(task), *args, delay=delay, priority=priority)
+
+    def task_name(self, task: str) -> str:
+        """A task's full registered name, as the ledger keeps it (``task=`` of
+        ``jobs.request``): ``"sync"`` is this plugin's ``"<plugin>.sync"``."""
+        return task if "." in task else f"{self.plugin}.{task}"
 
     def call(self, hook: str, **kwargs: Any) -> list[Any]:
         """Fire a hook on every plugin (each in its own guard); returns the non-None results."""
@@ -78,6 +108,10 @@ class Hub:
     @property
     def status(self) -> str:
         return self._host.plugins[self.plugin].status
+
+
+def inbox_task_name(plugin: str, channel: str) -> str:
+    return f"{plugin}.inbox_{channel}"
 
 
 class TaskRegistry:
@@ -116,6 +150,27 @@ class TaskRegistry:
             retry_delay=retry_delay,
         )
         return full
+
+    def inbox(
+        self, channel: str, handler: InboxHandler, *, priority: int = Priority.ORDER_IMPORT
+    ) -> str:
+        """Register the handler of ``channel``'s webhook inbox and the task that drains it.
+
+        ``handler(hub, items)`` gets a batch of :class:`hub.types.InboxItem` (oldest first)
+        and returns one :class:`hub.types.InboxResult` per item, in order. It must be
+        idempotent: a delivery whose drain died is handed over again. Raising retries the
+        whole batch later, with backoff. Returns the drain task's name.
+        """
+        from hub.webhooks import drain_task
+
+        if not channel or not channel.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"inbox channel {channel!r}: letters, digits, - and _ only")
+        known = self._hub._inbox_handlers.get(channel)
+        if known is not None and known is not handler:
+            raise ValueError(f"another inbox handler for channel {channel!r} is registered")
+        self._hub._inbox_handlers[channel] = handler
+        self._hub._inboxes.pop(channel, None)
+        return self.task(f"inbox_{channel}", drain_task(channel), priority=priority)
 
     def periodic(
         self,

@@ -10,6 +10,10 @@ Conventions (see docs/hooks.md for the full reference with examples):
 - Hooks marked ``firstresult`` ask "who handles this": the first non-``None`` answer wins.
 - Hook names share a prefix per domain: ``hub_`` (lifecycle), ``catalogue_``, ``inventory_``,
   ``orders_``, ``output_``.
+- Everything a plugin uses besides these hooks comes from :mod:`hub.api` (the only other core
+  module a plugin imports, with ``hub.testing`` in its tests). Subcommands of ``hub`` are not
+  hooks: any installed package adds them through the ``hub.commands`` entry-point group, an
+  ``add(subparsers)`` function per command (docs/plugins.md, "Commands").
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from hub.context import Hub, TaskRegistry
     from hub.types import (
         AdminPage,
+        Channel,
         DeviceInfo,
         Document,
         ExtraLine,
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
         OrderDraft,
         OrderInfo,
         StockChange,
+        SyncKind,
     )
 
 PROJECT = "brother_pos_hub"
@@ -117,6 +123,27 @@ def hub_register_health_checks(hub: Hub) -> list[HealthCheck] | None:
 
 
 @hookspec
+def hub_register_channels() -> list[Channel] | None:
+    """Return the :class:`hub.types.Channel` entries this plugin sells through.
+
+    Called without ``hub``. Each name becomes a channel of ``hub.channels`` (listings: wanted,
+    external id, last status and message per product) and a key the product API's
+    ``channels`` toggles accept; a name no enabled plugin declares is refused there.
+    """
+
+
+@hookspec
+def hub_register_syncs(hub: Hub) -> list[SyncKind] | None:
+    """Return :class:`hub.types.SyncKind` entries: the syncs this plugin offers by name.
+
+    Each names a word (``hub sync <word>``), a label (the admin's Sync Now button), the ledger
+    kind of its jobs, the options it accepts (``full``, ``dry_run``), the lowest role that may
+    ask for it, and the callable that queues its job. The core serves them all through
+    ``GET /api/syncs`` and ``POST /api/syncs/<plugin>/<word>``.
+    """
+
+
+@hookspec
 def hub_diagnostics(hub: Hub) -> dict[str, Any] | None:
     """Return a support dump of the plugin's state. Secrets must be left out or masked."""
 
@@ -136,6 +163,14 @@ def catalogue_products_changed(hub: Hub, skus: list[str], source: str) -> None:
 @hookspec
 def catalogue_categories_changed(hub: Hub, names: list[str]) -> None:
     """Categories with these names were created or renamed."""
+
+
+@hookspec
+def catalogue_channel_published(hub: Hub, channel: str, skus: list[str]) -> None:
+    """A channel (an online store) now holds these products as the POS has them: created,
+    linked or updated there by a catalogue sync. Work that needed them in the channel (a
+    campaign whose gift was missing there, say) can be tried again now.
+    """
 
 
 # --- inventory ---------------------------------------------------------------------------
@@ -165,12 +200,12 @@ def orders_recorded(hub: Hub, order: OrderInfo) -> None:
 
 @hookspec
 def orders_imported(hub: Hub, order: OrderInfo) -> None:
-    """An order from a channel (for example the online store) was imported for the first time."""
+    """An order from a channel was imported for the first time (fired by ``pos.import_order``)."""
 
 
 @hookspec
 def orders_status_changed(hub: Hub, order: OrderInfo, old_status: str, new_status: str) -> None:
-    """An order's status changed (for example an online order was cancelled)."""
+    """An imported order's status changed, for example it was cancelled (fired by the core)."""
 
 
 # --- output devices ----------------------------------------------------------------------

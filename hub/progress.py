@@ -22,13 +22,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-FINAL = ("succeeded", "failed", "superseded", "stuck")
+# "stuck" is not final: the job waits for a live worker to take it over.
+FINAL = ("succeeded", "failed", "superseded")
 
 # Exit codes of ``hub sync``: scripts and cron jobs branch on these.
 EXIT_SUCCEEDED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 3  # superseded or stuck: the work did not end here, look again later
+EXIT_INTERRUPTED = 3  # superseded: the work goes on in the job that replaced it
 
 # A job still queued after this long most likely has no worker to run it: say so, keep waiting.
 QUEUED_HINT_AFTER = 30.0
@@ -168,8 +169,12 @@ def outcome_line(job: dict[str, Any]) -> str:
         f"job #{job['id']} {job['kind']} {job['status']}: "
         f"{job.get('done') or 0}{total} done, {job.get('failed') or 0} failed"
     )
+    if job.get("pending"):
+        text += f", {job['pending']} pending"
     if job["status"] == "superseded" and job.get("superseded_by"):
         text += f" (replaced by job #{job['superseded_by']}; follow it with `hub jobs`)"
     elif job["status"] == "stuck":
-        text += " (its worker stopped sending heartbeats; Sync Now takes over where it stopped)"
+        text += " (its worker stopped; a live worker takes it over from its checkpoint)"
+    elif job["status"] == "failed" and job.get("retry_at"):
+        text += f"; tried again at {str(job['retry_at'])[:19]} UTC"
     return text

@@ -21,10 +21,20 @@ from starlette.applications import Starlette
 from hub import migrate
 from hub.config import Settings
 from hub.context import Hub, TaskRegistry
-from hub.db import make_engine, session_factory, utcnow
+from hub.db import make_engine, private_dir, private_file, session_factory, utcnow
 from hub.errors import ConfigError
 from hub.jobs import JobLedger, Queue, claim_periodic_run, process_name
 from hub.models import WorkerBeat
+from hub.outages import (
+    DATABASE,
+    QUEUE,
+    SETTING,
+    Outage,
+    describe,
+    permanent_cause,
+    redact_url,
+    service_of,
+)
 from hub.plugins import PluginHost, PluginRecord
 from hub.pos import Pos
 
@@ -52,16 +62,30 @@ class Runtime:
                 "hub.timezone", f"unknown time zone {settings.hub.timezone!r}"
             ) from None
         self.data_dir = Path(settings.hub.data_dir)
+        if settings.queue.backend == "sqlite" or not settings.hub.database_url:
+            # SQLite files live here, the database with the saved store secret: private.
+            private_dir(self.data_dir)
         self.engine = make_engine(settings.database_url)
         self.session = session_factory(self.engine)
-        self.queue = Queue(settings.queue, self.data_dir)
-        self.ledger = JobLedger(self.session, settings.hub.stuck_after_seconds)
+        retry, retry_max = settings.hub.outage_retry_seconds, settings.hub.outage_retry_max_seconds
+        self.database_outage = Outage(
+            DATABASE,
+            redact_url(settings.database_url),
+            self.ping_database,
+            initial=retry,
+            cap=retry_max,
+        )
+        self.queue = Queue(settings.queue, self.data_dir, retry=retry, retry_max=retry_max)
+        self.ledger = JobLedger(
+            self.session, settings.hub.job_lease_seconds, settings.hub.job_retry_seconds
+        )
         self.host = PluginHost(settings)
         self.pos = Pos(
             self.session,
             self.host,
             tax_rate=settings.hub.tax_rate,
             allow_negative_stock=settings.hub.allow_negative_stock,
+            strict_stock=settings.hub.strict_stock,
         )
         self.host.load()
         self.host.bind(self._make_hub)
@@ -86,7 +110,53 @@ class Runtime:
             data_dir=self.data_dir,
             timezone=self.timezone,
             pos=self.pos,
+            channels=self.pos.listings,
         )
+
+    # --- database and queue outages ----------------------------------------------------
+
+    def ping_database(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @property
+    def outages(self) -> list[Outage]:
+        return [self.database_outage, self.queue.outage]
+
+    def outage_for(self, exc: BaseException) -> Outage | None:
+        """The outage an exception reports (database or queue unreachable), or None."""
+        service = service_of(exc)
+        if service == DATABASE:
+            return self.database_outage
+        if service == QUEUE:
+            return self.queue.outage
+        return None
+
+    def wait_for_services(
+        self, stop: threading.Event, services: tuple[str, ...] = (DATABASE, QUEUE)
+    ) -> bool:
+        """At start-up: wait, with backoff, until the database and the queue answer.
+
+        An outage is waited out (one log line per try); a permanent error (refused password,
+        unknown database, bad URL) raises ConfigError naming the setting. False when ``stop``
+        was set first.
+        """
+        for outage in self.outages:
+            if outage.service not in services:
+                continue
+            while not stop.is_set():
+                try:
+                    outage.probe()
+                except Exception as exc:
+                    cause = permanent_cause(outage.service, exc)
+                    if cause is not None:
+                        raise ConfigError(SETTING[outage.service], cause) from None
+                    outage.failed(exc)
+                    outage.wait(stop)
+                    continue
+                outage.recovered()
+                break
+        return not stop.is_set()
 
     # --- database --------------------------------------------------------------------
 
@@ -102,9 +172,8 @@ class Runtime:
             return self.settings.hub.secret_key.get_secret_value()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Created private, never world-readable even for a moment.
+            private_file(path).write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -135,7 +204,7 @@ class Runtime:
     def start_plugin_retries(self) -> None:
         """Retry not-ready plugins on their backoff, for a process without a scheduler."""
         if self._retrier is None:
-            self._retrier = PluginRetrier(self.host)
+            self._retrier = PluginRetrier(self.host, self)
             self._retrier.start()
 
     def stop(self) -> None:
@@ -161,17 +230,15 @@ class Runtime:
     def readiness(self) -> dict[str, Any]:
         """What ``/health/ready`` reports: database, queue and a recent worker beat."""
         checks: dict[str, Any] = {}
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = {"ok": True}
-        except Exception as exc:
-            checks["database"] = {"ok": False, "detail": f"database unreachable: {exc}"}
-        try:
-            self.queue.ping()
-            checks["queue"] = {"ok": True}
-        except Exception as exc:
-            checks["queue"] = {"ok": False, "detail": f"queue unreachable: {exc}"}
+        for name, outage in (("database", self.database_outage), ("queue", self.queue.outage)):
+            try:
+                outage.probe()
+            except Exception as exc:
+                outage.failed(exc)  # logged once per retry step, however often this is asked
+                checks[name] = {"ok": False, "detail": f"{name} unreachable: {describe(exc)}"}
+            else:
+                outage.recovered()
+                checks[name] = {"ok": True}
         checks["worker"] = (
             self._worker_check()
             if checks["database"]["ok"]
@@ -191,17 +258,28 @@ class Runtime:
             return {"ok": False, "detail": "no worker has reported a heartbeat"}
         age = (utcnow() - latest.beat_at).total_seconds()
         if age > WORKER_BEAT_MAX_AGE:
-            return {"ok": False, "detail": f"no worker heartbeat for {age:.0f} s"}
+            # A worker beats only while it reaches both the queue and the database.
+            return {
+                "ok": False,
+                "detail": f"no worker has reached the queue and the database for {age:.0f} s",
+            }
         return {"ok": True, "worker": latest.worker, "age_seconds": round(age, 1)}
 
 
 class Ticker(threading.Thread):
     """A daemon thread that calls ``tick`` every ``interval`` seconds until stopped; a tick
-    that raises is logged and the next one runs on time."""
+    that raises is logged and the next one runs on time.
 
-    def __init__(self, name: str, interval: float = 1.0) -> None:
+    With a runtime, a tick that finds the database or the queue unreachable reports it to that
+    outage (one log line per retry step, not a traceback a second), and while an outage waits
+    for its next try the ticks pause; at the try, the service is probed and ticking resumes
+    once it answers.
+    """
+
+    def __init__(self, name: str, interval: float = 1.0, runtime: Runtime | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.interval = interval
+        self.runtime = runtime
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -211,10 +289,17 @@ class Ticker(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             started = time.monotonic()
-            try:
-                self.tick()
-            except Exception:
-                log.exception("%s: tick failed", self.name)
+            outages = self.runtime.outages if self.runtime is not None else []
+            # ``try_probe`` is False while an outage waits for its next try or fails it again.
+            if all(o.try_probe() for o in outages if o.down):
+                try:
+                    self.tick()
+                except Exception as exc:
+                    outage = self.runtime.outage_for(exc) if self.runtime is not None else None
+                    if outage is None:
+                        log.exception("%s: tick failed", self.name)
+                    else:
+                        outage.failed(exc)
             self._stop_event.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def tick(self) -> None:
@@ -222,14 +307,20 @@ class Ticker(threading.Thread):
 
 
 class Scheduler(Ticker):
-    """Once a second: worker heartbeat, due interval tasks, stuck jobs, plugin retries."""
+    """Once a second: worker heartbeat, due interval tasks, takeovers and retries of jobs,
+    plugin retries."""
+
+    runtime: Runtime
 
     def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
-        super().__init__("hub-scheduler", interval)
-        self.runtime = runtime
+        super().__init__("hub-scheduler", interval, runtime)
 
     def tick(self) -> None:
         rt = self.runtime
+        # The beat says "this worker reaches the queue and the database": readiness counts
+        # only such workers, so a worker cut off from Redis stops beating (the ping raises).
+        rt.queue.ping()
+        rt.queue.outage.recovered()
         with rt.session() as s:
             row = s.get(WorkerBeat, rt.worker_name) or WorkerBeat(
                 worker=rt.worker_name, beat_at=utcnow()
@@ -237,11 +328,37 @@ class Scheduler(Ticker):
             row.beat_at = utcnow()
             s.add(row)
             s.commit()
+        rt.database_outage.recovered()
         for spec in list(rt.queue.periodic.values()):
             if claim_periodic_run(rt.session, spec.name, spec.every):
                 rt.queue.enqueue(spec.task)
-        rt.ledger.mark_stuck()
+        take_over_and_retry(rt)
         rt.host.retry_due()
+
+
+def take_over_and_retry(rt: Runtime) -> None:
+    """Queue the takeover of jobs whose lease ran out, and the retries that are due."""
+    reaped = rt.ledger.reap()
+    for job_id, task, priority in reaped.requeue:
+        if task not in rt.queue.tasks:
+            continue  # its plugin is not loaded in this process
+        try:
+            rt.queue.enqueue(task, job_id, None, priority=priority)
+        except Exception as exc:
+            # Queued again at the next lease; the ledger keeps it stuck meanwhile.
+            log.warning("job %s: could not queue its takeover: %s", job_id, exc)
+    for failed in reaped.retry:
+        if not failed.task or failed.task not in rt.queue.tasks:
+            continue
+        job, created = rt.ledger.request(
+            failed.kind,
+            trigger=f"retry of job {failed.id}",
+            params=failed.params,
+            task=failed.task,
+            priority=failed.priority,
+        )
+        if created and job.id is not None:
+            rt.queue.enqueue(failed.task, job.id, None, priority=failed.priority)
 
 
 class PluginRetrier(Ticker):
@@ -250,8 +367,10 @@ class PluginRetrier(Ticker):
     The scheduler does this in processes that run workers; ``hub web`` runs this instead.
     """
 
-    def __init__(self, host: PluginHost, interval: float = 1.0) -> None:
-        super().__init__("hub-plugin-retrier", interval)
+    def __init__(
+        self, host: PluginHost, runtime: Runtime | None = None, interval: float = 1.0
+    ) -> None:
+        super().__init__("hub-plugin-retrier", interval, runtime)
         self.host = host
 
     def tick(self) -> None:

@@ -4,13 +4,20 @@
   fresh PostgreSQL database and a Redis namespace of its own.
 - :func:`running_hub` builds the runtime exactly as ``hub run`` does (migrations, plugins,
   optionally consumers) and tears it down, dropping what it created.
-- :func:`client` gives a Starlette test client with an API token already set.
+- :func:`client` serves the hub's app on a loopback port and gives an HTTP client with an API
+  token already set.
+- For admin pages: :func:`admin_client` creates a user, serves the app and logs that user in
+  through the real login form (a browser-like client: cookies, no token); :func:`admin_login`
+  logs in to a hub already served; :func:`post_form` posts a form with the CSRF token of the
+  page it comes from, and :func:`csrf_of` reads that token out of a page.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import secrets
 import socket
 import threading
 import time
@@ -28,6 +35,7 @@ from hub.runtime import Runtime
 PG_ADMIN_URL = os.environ.get("HUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TEST_TOKEN = "test-token-0123456789"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @contextlib.contextmanager
@@ -113,6 +121,59 @@ def client(runtime: Runtime, token: str | None = TEST_TOKEN) -> Iterator[httpx.C
         yield http
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token of an admin page's form (every admin ``POST`` must carry it)."""
+    match = CSRF_FIELD.search(html)
+    if match is None:
+        raise AssertionError("the page has no CSRF field (is it an admin page with a form?)")
+    return match.group(1)
+
+
+@contextlib.contextmanager
+def admin_login(url: str, username: str, password: str) -> Iterator[httpx.Client]:
+    """A browser-like client (cookies, no API token) logged in to the hub at ``url`` through
+    its login form, as ``username``; a refused login raises, saying why."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        token = csrf_of(http.get("/admin/login").text)
+        answer = http.post(
+            "/admin/login",
+            data={"username": username, "password": password, "csrf_token": token},
+        )
+        if answer.status_code != 303:
+            raise AssertionError(
+                f"login as {username!r} refused ({answer.status_code}): {answer.text[:300]}"
+            )
+        yield http
+
+
+@contextlib.contextmanager
+def admin_client(
+    runtime: Runtime, *, role: str = "admin", username: str | None = None
+) -> Iterator[httpx.Client]:
+    """Serve ``runtime``'s app and yield a client logged in as a new user of ``role``
+    (``"admin"`` or ``"staff"``), for tests of admin pages::
+
+        with running_hub(settings) as rt, admin_client(rt) as http:
+            assert "Rules" in http.get("/admin/my-plugin").text
+            post_form(http, "/admin/my-plugin/new", "/admin/my-plugin", {"name": "..."})
+    """
+    from hub.web.auth import add_user
+
+    name = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(12)
+    add_user(runtime.session, name, password, role)
+    with serve(runtime.app()) as url, admin_login(url, name, password) as http:
+        yield http
+
+
+def post_form(http: httpx.Client, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+    """Post a form the way a browser does: with the CSRF token of ``page``, the page the form
+    is on (its answer is returned unfollowed: a 303 after a good post, a page with errors
+    otherwise)."""
+    token = csrf_of(http.get(page).text)
+    return http.post(action, data={**data, "csrf_token": token})
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,7 +186,15 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # As `hub web`: X-Forwarded-For is the app's to judge (web.trusted_proxies), not uvicorn's.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

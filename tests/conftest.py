@@ -14,7 +14,11 @@ import pytest
 from hub.testing import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRA_DISTRIBUTIONS = [ROOT / "examples" / "hub-example-plugin", ROOT / "tests" / "fixture_plugins"]
+EXTRA_DISTRIBUTIONS = [
+    ROOT / "examples" / "hub-example-plugin",
+    ROOT / "examples" / "hub-example-store",
+    ROOT / "tests" / "fixture_plugins",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -137,7 +137,8 @@ def test_campaigns_no_wait_names_the_job_a_worker_then_runs(
         job = wait_for(
             lambda: (j := hub.rt.ledger.get(job_id)) and j.status not in ("queued", "running") and j
         )
-        assert job.status == "succeeded" and job.trigger == "api"
+        # Asked for through Sync Now (POST /api/syncs/freebies/campaigns), as every sync is.
+        assert job.status == "succeeded" and job.trigger == "sync now"
         assert [j.id for j in hub.rt.ledger.list(10, "freebies.publish")] == [job_id]
 
 
@@ -201,20 +202,22 @@ def test_inventory_and_orders_are_followed_too(
 
 
 @pytest.mark.parametrize("kind", ["inventory", "orders", "campaigns"])
-def test_dry_run_is_refused_where_the_hub_has_none(
+def test_dry_run_is_refused_where_the_sync_has_none(
     tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # No hub is needed: the command refuses before it asks for anything.
-    assert main(["sync", kind, "--dry-run", "--url", "http://127.0.0.1:9", "--token", "x"]) == 2
-    assert "only products have a dry run" in capsys.readouterr().err
+    # The options each sync takes come from the hub: refused before anything is queued.
+    with live_hub(tmp_path, worker=False) as hub:
+        assert hub.sync(kind, "--dry-run") == 2
+        assert f"{kind} has no --dry-run (syncs that take it: products)" in capsys.readouterr().err
+        assert hub.rt.ledger.list(10) == []
 
 
-def test_a_hub_without_the_woocommerce_plugin_says_so(
+def test_a_word_no_plugin_declares_is_refused_with_the_words_that_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with live_hub(tmp_path, plugins=("freebies",)) as hub:
         assert hub.sync("products") == 2
-        assert "no WooCommerce sync" in capsys.readouterr().err
+        assert "this hub has no sync 'products'; it offers: campaigns" in capsys.readouterr().err
 
 
 def test_wrong_credentials_are_a_usage_error(
@@ -254,3 +257,67 @@ def test_sync_command_runs_end_to_end_as_a_process(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "succeeded: 12/12 done" in result.stdout
+
+
+def test_a_word_two_plugins_declare_is_reached_as_plugin_dot_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plugins = ("woocommerce", "freebies", "other_channel")
+    with live_hub(tmp_path, plugins=plugins) as hub:
+        assert hub.sync("products") == 2
+        err = capsys.readouterr().err
+        assert "more than one plugin offers 'products': say woocommerce.products or " in err
+        assert "other_channel.products" in err
+        assert hub.rt.ledger.list(10) == []
+        assert hub.sync("other_channel.products", "--full") == 0
+        assert "other_channel.sync_products succeeded: 3/3 done" in capsys.readouterr().out
+        assert hub.sync("woocommerce.products", "--no-wait") == 0
+        job = hub.rt.ledger.get(int(capsys.readouterr().out.strip()))
+        assert job is not None and job.kind == "woocommerce.sync_products"
+        # A word only one plugin declares keeps its bare name.
+        assert hub.sync("inventory", "--no-wait") == 0
+        job = hub.rt.ledger.get(int(capsys.readouterr().out.strip()))
+        assert job is not None and job.kind == "woocommerce.inventory_push"
+
+
+def test_sync_with_no_word_lists_what_the_plugins_declare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with live_hub(tmp_path, worker=False, plugins=("woocommerce", "freebies", "journal")) as hub:
+        hub.rt.ledger.request("journal.prune", trigger="test")
+        assert hub.sync() == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.split()[0] for line in lines] == [
+            "products",
+            "inventory",
+            "orders",
+            "campaigns",
+            "prune",
+        ]
+        assert "Sync products [woocommerce]  --full --dry-run; never run" in lines[0]
+        assert "Publish campaigns (admin) [freebies]  no options; never run" in lines[3]
+        assert lines[4].endswith("last job #1 queued")
+
+
+def test_an_unknown_word_names_the_words_that_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with live_hub(tmp_path, worker=False, plugins=("woocommerce", "journal")) as hub:
+        assert hub.sync("catalog") == 2
+        assert (
+            "this hub has no sync 'catalog'; it offers: products, inventory, orders, prune"
+            in capsys.readouterr().err
+        )
+
+
+@pytest.mark.parametrize("kind", ["orders", "campaigns"])
+def test_full_is_refused_where_the_sync_has_none(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with live_hub(tmp_path, worker=False) as hub:
+        assert hub.sync(kind, "--full") == 2
+        assert (
+            f"{kind} has no --full (syncs that take it: products, inventory)"
+            in capsys.readouterr().err
+        )
+        assert hub.rt.ledger.list(10) == []

@@ -194,3 +194,37 @@ def test_an_earlier_demo_folder_is_kept_unless_reset(tmp_path: Path) -> None:
 @pytest.mark.parametrize("count", [1, 500])
 def test_catalogue_size_is_what_was_asked(count: int) -> None:
     assert len(demo_catalogue(count)) == count + 1
+
+
+def test_the_demo_campaign_follows_the_sync_and_webhooks_are_registered(tmp_path: Path) -> None:
+    """What a newcomer saw go red or amber: the campaign (its gift not yet in the store) and
+    webhooks "not checked yet", although the demo's simulated store can deliver them."""
+    with running_demo(tmp_path, "--products", "30", "--fast") as demo:
+        username, password = demo.value("Login").split(" / ")
+        with httpx.Client(base_url=demo.url, auth=(username, password), timeout=10) as api:
+
+            def webhooks() -> dict[str, object]:
+                status = api.get("/api/integrations/woocommerce/status").json()
+                return status["orders"]["webhooks"] or {}  # type: ignore[no-any-return]
+
+            assert wait_for(lambda: webhooks().get("ok"), timeout=20), webhooks()
+
+            def publication() -> dict[str, object]:
+                health = api.get("/api/health").json()
+                plugin = next(p for p in health["plugins"] if p["name"] == "freebies")
+                return {c["name"]: c for c in plugin["checks"]}["publication"]  # type: ignore[no-any-return]
+
+            # Before the first sync the gift is not in the store: the campaign fails...
+            failed = wait_for(lambda: (c := publication()) and not c["ok"] and c, timeout=20)
+            assert "DEMO-GIFT" in str(failed), failed
+            job = api.post("/api/integrations/woocommerce/sync", json={"full": True}).json()
+            wait_for(
+                lambda: api.get(f"/api/jobs/{job['id']}").json()["status"] == "succeeded",
+                timeout=30,
+            )
+            # ... and is published by itself once the sync has put the gift there.
+            assert wait_for(lambda: publication()["ok"], timeout=20), publication()
+        with login(demo.url, username, password) as browser:
+            health = browser.get("/admin/integrations/woocommerce/health").text
+            assert "Not checked yet" not in health and "Active" in health
+        assert demo.stop() == 0, demo.text

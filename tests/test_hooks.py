@@ -75,6 +75,18 @@ def test_hub_register_tasks_and_hub_register_health_checks(tmp_path: Path) -> No
         ]
 
 
+def test_hub_register_syncs(tmp_path: Path) -> None:
+    with running_hub(make_settings(tmp_path, plugins=["journal"])) as rt, client(rt) as http:
+        (sync,) = http.get("/api/syncs").json()["syncs"]
+        assert (sync["plugin"], sync["word"], sync["ledger_kind"]) == (
+            "journal",
+            "prune",
+            "journal.prune",
+        )
+        job = http.post("/api/syncs/journal/prune").json()
+        assert rt.ledger.get(job["id"]) is not None and job["kind"] == "journal.prune"
+
+
 def test_catalogue_categories_changed_and_inventory_stock_changed(tmp_path: Path) -> None:
     with running_hub(make_settings(tmp_path, plugins=["recorder"])) as rt, client(rt) as http:
         http.post(

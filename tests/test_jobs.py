@@ -1,4 +1,5 @@
-"""The job ledger, per-kind locks across processes, heartbeats, stuck jobs and supersede."""
+"""The job ledger: per-kind locks across processes, leases and their generations, heartbeats,
+stuck jobs and supersede. (The runner's takeovers by real worker processes: test_runner.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hub.jobs import JobLedger, Priority
+from hub.jobs import Busy, JobLedger, Lease, Priority
 from hub.models import Job
 from hub.runtime import Runtime
 from hub.testing import client, make_settings, running_hub, wait_for
@@ -24,7 +25,7 @@ from hub.testing import client, make_settings, running_hub, wait_for
 @pytest.fixture
 def runtime(tmp_path: Path, backend: dict[str, Any]) -> Iterator[Runtime]:
     settings = make_settings(
-        tmp_path, plugins=["slow_job"], extra={"hub": {"stuck_after_seconds": 1}}, **backend
+        tmp_path, plugins=["slow_job"], extra={"hub": {"job_lease_seconds": 1}}, **backend
     )
     with running_hub(settings) as rt:
         yield rt
@@ -37,11 +38,14 @@ def test_requests_coalesce_and_a_claimed_job_reports_progress(runtime: Runtime) 
     assert created and not created_again and again.id == job.id
     assert job.id is not None
     lease = ledger.claim(job.id, "worker-a")
-    assert lease and lease.startswith("worker-a#")
+    assert isinstance(lease, Lease) and lease.owner.startswith("worker-a#")
+    assert lease.generation == 1
     assert ledger.claim(job.id, "worker-b") is None  # a duplicate task of a running job
-    assert ledger.resume(job.id, lease)  # later chunks of the same job continue
-    assert not ledger.resume(job.id, "worker-b#x")
-    assert ledger.heartbeat(job.id, done=5, total=10, phase="pushing", cursor={"page": 2})
+    assert ledger.resume(job.id, lease.generation)  # later chunks of the same job continue
+    assert not ledger.resume(job.id, lease.generation + 1)
+    assert ledger.heartbeat(
+        job.id, generation=1, done=5, total=10, phase="pushing", cursor={"page": 2}
+    )
     ledger.add_error(job.id, "price missing", item="SKU-9")
     assert ledger.finish(job.id, "succeeded", {"pushed": 10})
     stored = ledger.get(job.id)
@@ -74,37 +78,84 @@ def test_a_second_job_of_a_kind_never_runs_beside_the_first(runtime: Runtime) ->
     assert stored is not None and stored.status == "superseded" and stored.superseded_by == first.id
 
 
-def test_sync_now_supersedes_a_running_job(runtime: Runtime) -> None:
+def test_sync_now_supersedes_a_running_job_which_lets_go_before_the_new_one_starts(
+    runtime: Runtime,
+) -> None:
     ledger = runtime.ledger
-    old, _ = ledger.request("demo.sync")
-    assert old.id is not None and ledger.claim(old.id)
-    ledger.heartbeat(old.id, cursor={"page": 7})
-    new, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
-    assert created and new.cursor == {"page": 7}
+    old, _ = ledger.request("demo.sync", task="demo.sync_chunk")
+    assert old.id is not None
+    lease = ledger.claim(old.id)
+    assert isinstance(lease, Lease)
+    ledger.heartbeat(old.id, generation=lease.generation, cursor={"page": 7})
+    new, created = ledger.request(
+        "demo.sync", trigger="sync-now", supersede=True, task="demo.sync_chunk"
+    )
+    assert created and new.cursor == {"page": 7} and new.id is not None
     assert not ledger.heartbeat(old.id), "the superseded job must be told to stop"
     assert not ledger.finish(old.id, "succeeded")
     stored = ledger.get(old.id)
     assert stored is not None and stored.status == "superseded" and stored.superseded_by == new.id
-    assert new.id is not None and ledger.claim(new.id)
+    # The old chunk still holds the kind's lock: the new job waits until it lets go.
+    busy = ledger.claim(new.id)
+    assert isinstance(busy, Busy) and busy.holder == old.id
+    assert ledger.get(new.id).status == "queued"  # type: ignore[union-attr]
+    ledger.release(old.id, lease.generation)
+    assert isinstance(ledger.claim(new.id), Lease)
 
 
-def test_silent_job_is_marked_stuck_and_replaced(runtime: Runtime) -> None:
+def test_a_superseded_chunk_that_never_lets_go_blocks_only_until_its_lease_runs_out(
+    runtime: Runtime,
+) -> None:
     ledger = runtime.ledger
-    job, _ = ledger.request("demo.sync")
-    assert job.id is not None and ledger.claim(job.id)
-    ledger.heartbeat(job.id, cursor={"page": 3})
+    old, _ = ledger.request("demo.sync", task="demo.sync_chunk")
+    assert old.id is not None and ledger.claim(old.id)
+    new, _ = ledger.request("demo.sync", trigger="sync-now", supersede=True, task="demo.sync_chunk")
+    assert new.id is not None and isinstance(ledger.claim(new.id), Busy)
+    time.sleep(1.1)  # the lease is one second in these tests
+    assert isinstance(ledger.claim(new.id), Lease)
+
+
+def test_a_job_with_no_task_takes_a_superseded_jobs_lock_at_once(runtime: Runtime) -> None:
+    # Nobody would claim it again later, so it must not be told to wait.
+    ledger = runtime.ledger
+    old, _ = ledger.request("demo.scan")
+    assert old.id is not None and ledger.claim(old.id)
+    new, _ = ledger.request("demo.scan", trigger="sync-now", supersede=True)
+    assert new.id is not None and isinstance(ledger.claim(new.id), Lease)
+
+
+def test_a_job_whose_lease_runs_out_is_stuck_then_taken_over_with_a_new_generation(
+    runtime: Runtime,
+) -> None:
+    ledger = runtime.ledger
+    job, _ = ledger.request("demo.sync", task="demo.sync_chunk", priority=25)
+    assert job.id is not None
+    first = ledger.claim(job.id, "worker-gone")
+    assert isinstance(first, Lease)
+    ledger.heartbeat(job.id, generation=first.generation, cursor={"page": 3})
     time.sleep(1.2)
-    assert ledger.mark_stuck() == [job.id]
-    assert not ledger.heartbeat(job.id)
-    replacement, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
-    assert created and replacement.cursor == {"page": 3}
-    assert replacement.id is not None and ledger.claim(replacement.id)
+    reaped = ledger.reap()
+    assert reaped.stuck == [job.id]
+    assert reaped.requeue == [(job.id, "demo.sync_chunk", 25)]
+    assert ledger.reap().requeue == [], "a takeover is queued once per lease"
+    # Stuck is not final: requests coalesce to it, and a worker takes it over.
+    again, created = ledger.request("demo.sync", task="demo.sync_chunk")
+    assert not created and again.id == job.id
+    second = ledger.claim(job.id, "worker-alive")
+    assert isinstance(second, Lease) and second.generation == first.generation + 1
+    taken = ledger.get(job.id)
+    assert taken is not None and (taken.status, taken.cursor) == ("running", {"page": 3})
+    # The old holder is fenced out: nothing it sends under its generation lands.
+    assert not ledger.heartbeat(job.id, generation=first.generation, done=99)
+    assert not ledger.finish(job.id, "succeeded", generation=first.generation)
+    assert ledger.get(job.id).done != 99  # type: ignore[union-attr]
+    assert ledger.finish(job.id, "succeeded", generation=second.generation)
 
 
 def test_scheduler_marks_a_silent_job_stuck_and_a_new_request_supersedes_it(
     runtime: Runtime,
 ) -> None:
-    # No one calls mark_stuck here: the scheduler's own tick must notice the silence.
+    # No one calls reap here: the scheduler's own tick must notice the silence.
     ledger = runtime.ledger
     job, _ = ledger.request("demo.sync", trigger="schedule")
     assert job.id is not None and ledger.claim(job.id, "worker-gone")
@@ -118,15 +169,14 @@ def test_scheduler_marks_a_silent_job_stuck_and_a_new_request_supersedes_it(
 
     assert status() == "running"  # a fresh heartbeat is not stuck
     wait_for(lambda: status() == "stuck", timeout=6)
-    stuck = ledger.get(job.id)
-    assert stuck is not None and stuck.finished_at is not None
     assert not ledger.heartbeat(job.id), "a stuck job's worker must be told to stop"
 
-    replacement, created = ledger.request("demo.sync", trigger="sync-now", supersede=True)
+    # This job names no task, so nothing can take it over: the next request replaces it.
+    replacement, created = ledger.request("demo.sync", trigger="schedule")
     assert created and replacement.id is not None and replacement.cursor == {"page": 4}
-    assert ledger.claim(replacement.id), "the stuck job must have released the kind's lock"
+    assert ledger.claim(replacement.id), "the stuck job's lease no longer holds the lock"
     old = ledger.get(job.id)
-    assert old is not None and (old.status, old.superseded_by) == ("stuck", replacement.id)
+    assert old is not None and (old.status, old.superseded_by) == ("superseded", replacement.id)
     assert ledger.finish(replacement.id, "succeeded")
 
     # The stuck job was taken over once: later jobs of the kind start afresh.
@@ -240,14 +290,14 @@ def test_twins_claimed_at_once_leave_one_running_and_the_rest_superseded(
                 ids.append(twin.id)
         gate = threading.Barrier(len(ids))
 
-        def claim(job_id: int, gate: threading.Barrier = gate) -> str | None:
+        def claim(job_id: int, gate: threading.Barrier = gate) -> Lease | Busy | None:
             gate.wait()
             return ledger.claim(job_id)
 
         with ThreadPoolExecutor(len(ids)) as pool:
             leases = list(pool.map(claim, ids))
         statuses = sorted(j.status for j in (ledger.get(i) for i in ids) if j is not None)
-        assert sum(lease is not None for lease in leases) == 1
+        assert sum(isinstance(lease, Lease) for lease in leases) == 1
         assert statuses == ["running", "superseded", "superseded", "superseded"]
 
 
@@ -323,7 +373,7 @@ def test_killed_worker_leaves_a_stuck_job_that_a_new_request_supersedes(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
     settings = make_settings(
-        tmp_path, plugins=["slow_job"], extra={"hub": {"stuck_after_seconds": 1.5}}, **backend
+        tmp_path, plugins=["slow_job"], extra={"hub": {"job_lease_seconds": 1.5}}, **backend
     )
     with running_hub(settings) as rt:
         worker = start_worker(tmp_path / "hub.toml", tmp_path)
@@ -335,7 +385,7 @@ def test_killed_worker_leaves_a_stuck_job_that_a_new_request_supersedes(
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait()
             stuck = wait_for(
-                lambda: rt.ledger.mark_stuck() or (rt.ledger.get(job.id or 0).status == "stuck"),  # type: ignore[union-attr]
+                lambda: rt.ledger.reap().stuck or (rt.ledger.get(job.id or 0).status == "stuck"),  # type: ignore[union-attr]
                 timeout=10,
             )
             assert stuck
@@ -357,10 +407,10 @@ def test_killed_worker_leaves_a_stuck_job_that_a_new_request_supersedes(
 def test_ledger_uses_its_own_timeout(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, plugins=[])
     with running_hub(settings) as rt:
-        ledger = JobLedger(rt.session, stuck_after=3600)
+        ledger = JobLedger(rt.session, lease_seconds=3600)
         job, _ = ledger.request("demo.long")
         assert job.id is not None and ledger.claim(job.id)
-        assert ledger.mark_stuck() == []
+        assert ledger.reap().stuck == []
 
 
 def test_a_paused_job_is_not_stuck_until_it_should_wake(runtime: Runtime) -> None:
@@ -373,9 +423,9 @@ def test_a_paused_job_is_not_stuck_until_it_should_wake(runtime: Runtime) -> Non
     assert job.id is not None and ledger.claim(job.id)
     assert ledger.pause(job.id, utcnow() + timedelta(seconds=30), "paused: store unavailable")
     time.sleep(1.2)
-    assert ledger.mark_stuck() == []
+    assert ledger.reap().stuck == []
     stored = ledger.get(job.id)
     assert stored is not None and stored.phase == "paused: store unavailable"
     assert ledger.heartbeat(job.id)  # waking up clears the pause
     time.sleep(1.2)
-    assert ledger.mark_stuck() == [job.id]
+    assert ledger.reap().stuck == [job.id]

@@ -10,11 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.db import INT_MAX, MAX_PAGE
 from hub.pos import Pos, ProductIn, ProductPatch, SaleIn, order_dict
-from hub.web.jsonio import JSONError, parse_model, read_model
+from hub.web.auth import Authenticator, current, requires
+from hub.web.jsonio import MB, JSONError, accepts, parse_model, read_model
+from hub.web.openapi import openapi
 
-# Request models by (method, path), so /openapi.json can describe the bodies.
-BODIES: dict[tuple[str, str], type[BaseModel]] = {}
+# A bulk upsert carries up to 5,000 products; every other body here is small.
+BULK_BODY_LIMIT = 16 * MB
 
 
 class BulkIn(BaseModel):
@@ -24,13 +27,14 @@ class BulkIn(BaseModel):
 
 class StockSetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    on_hand: int
+    # Below zero only with hub.allow_negative_stock (checked by Pos).
+    on_hand: int = Field(ge=-INT_MAX, le=INT_MAX)
     reason: str = Field(default="count", max_length=100)
 
 
 class StockAdjustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    delta: int
+    delta: int = Field(ge=-INT_MAX, le=INT_MAX)
     reason: str = Field(default="adjustment", max_length=100)
 
 
@@ -66,10 +70,14 @@ def job_dict(job: Any) -> dict[str, Any]:
         "done": job.done,
         "total": job.total,
         "failed": job.failed,
+        "pending": job.pending,
         "errors": job.errors,
         "result": job.result,
         "superseded_by": job.superseded_by,
         "worker": job.worker,
+        "generation": job.generation,
+        "lease_expires_at": job.lease_expires_at.isoformat() if job.lease_expires_at else None,
+        "retry_at": job.retry_at.isoformat() if job.retry_at else None,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
@@ -101,7 +109,7 @@ async def get_job(request: Request) -> Response:
 
 async def list_products(request: Request) -> Response:
     """Products, paged by ``page`` and ``per_page``; ``search`` matches name or SKU."""
-    page = int_param(request, "page", 1, 1, 10**7)
+    page = int_param(request, "page", 1, 1, MAX_PAGE)
     per_page = int_param(request, "per_page", 50, 1, 500)
     active_raw = request.query_params.get("active")
     active = None if active_raw is None else active_raw.lower() in ("1", "true", "yes")
@@ -115,26 +123,35 @@ async def list_products(request: Request) -> Response:
     )
 
 
+@accepts(ProductIn)
 async def create_product(request: Request) -> Response:
     """Create a product (its SKU must be new)."""
     data = await read_model(request, ProductIn)
     return JSONResponse(await run_in_threadpool(pos(request).create_product, data), status_code=201)
 
 
+@accepts(BulkIn, BULK_BODY_LIMIT)
 async def bulk_upsert(request: Request) -> Response:
     """Create or update many products at once: all are stored, or none."""
-    body = await read_model(request, BulkIn)
+    body = await read_model(request, BulkIn, BULK_BODY_LIMIT)
     items = [parse_model(ProductIn, p, f"products[{i}]") for i, p in enumerate(body.products)]
     return JSONResponse(await run_in_threadpool(pos(request).upsert_products, items))
 
 
 async def get_product(request: Request) -> Response:
-    """One product by SKU."""
-    return JSONResponse(
-        await run_in_threadpool(pos(request).get_product, request.path_params["sku"])
-    )
+    """One product by SKU, with its listing on each channel (wanted there, its id there, the
+    last sync's status and message)."""
+    sku = request.path_params["sku"]
+
+    def read() -> dict[str, Any]:
+        product = pos(request).get_product(sku)
+        product["listings"] = pos(request).product_listings(sku)
+        return product
+
+    return JSONResponse(await run_in_threadpool(read))
 
 
+@accepts(ProductPatch)
 async def update_product(request: Request) -> Response:
     """Change some fields of a product."""
     patch = await read_model(request, ProductPatch)
@@ -151,20 +168,31 @@ async def deactivate_product(request: Request) -> Response:
 # --- stock -------------------------------------------------------------------------------
 
 
+def role(request: Request) -> str | None:
+    principal = current(request)
+    return str(principal.role) if principal is not None else None
+
+
+@accepts(StockSetIn)
 async def set_stock(request: Request) -> Response:
     """Set the on-hand stock of a SKU (a count)."""
     body = await read_model(request, StockSetIn)
     result = await run_in_threadpool(
-        pos(request).set_stock, request.path_params["sku"], body.on_hand, body.reason
+        pos(request).set_stock, request.path_params["sku"], body.on_hand, body.reason, role(request)
     )
     return JSONResponse(result)
 
 
+@accepts(StockAdjustIn)
 async def adjust_stock(request: Request) -> Response:
     """Move the stock of a SKU up or down by ``delta``."""
     body = await read_model(request, StockAdjustIn)
     result = await run_in_threadpool(
-        pos(request).adjust_stock, request.path_params["sku"], body.delta, body.reason
+        pos(request).adjust_stock,
+        request.path_params["sku"],
+        body.delta,
+        body.reason,
+        role(request),
     )
     return JSONResponse(result)
 
@@ -172,11 +200,27 @@ async def adjust_stock(request: Request) -> Response:
 # --- orders ------------------------------------------------------------------------------
 
 
+@accepts(SaleIn)
 async def record_sale(request: Request) -> Response:
     """Record a till sale; plugins add extra lines, stock goes down, the receipt prints."""
     sale = await read_model(request, SaleIn)
     order, created = await run_in_threadpool(pos(request).record_sale, sale)
     return JSONResponse(order_dict(order), status_code=201 if created else 200)
+
+
+async def list_orders(request: Request) -> Response:
+    """Orders in id order, with their lines: ``channel`` keeps one channel's ("till" for
+    till sales); page with ``after_id`` (the last id seen) and ``limit``."""
+    channel = request.query_params.get("channel") or None
+    if channel is not None and len(channel) > 40:
+        raise JSONError(422, "invalid", "channel: at most 40 characters", "channel")
+    after_id = int_param(request, "after_id", 0, 0, INT_MAX)
+    limit = int_param(request, "limit", 50, 1, 500)
+    orders = await run_in_threadpool(
+        lambda: pos(request).list_orders(channel=channel, after_id=after_id, limit=limit)
+    )
+    next_after = orders[-1].id if len(orders) == limit else None
+    return JSONResponse({"orders": [order_dict(o) for o in orders], "next_after_id": next_after})
 
 
 async def get_order(request: Request) -> Response:
@@ -188,66 +232,44 @@ async def get_order(request: Request) -> Response:
     return JSONResponse(order_dict(order))
 
 
-# --- OpenAPI -----------------------------------------------------------------------------
+# --- login sessions (admin) ---------------------------------------------------------------
 
 
-async def openapi(request: Request) -> Response:
-    """This API described as OpenAPI 3.1."""
-    paths: dict[str, Any] = {}
-    for route in request.app.routes:
-        path = getattr(route, "path", None)
-        endpoint = getattr(route, "endpoint", None)
-        if not path or endpoint is None:
-            continue
-        for method in sorted(getattr(route, "methods", None) or {"GET"}):
-            if method == "HEAD":
-                continue
-            doc = (endpoint.__doc__ or "").strip().splitlines()
-            operation: dict[str, Any] = {
-                "summary": doc[0] if doc else endpoint.__name__,
-                "operationId": f"{method.lower()}_{endpoint.__name__}",
-                "responses": {"200": {"description": "OK"}},
-            }
-            if path.startswith("/api/"):
-                operation["security"] = [{"bearer": []}, {"basic": []}]
-                operation["responses"]["401"] = {"description": "credentials required"}
-            model = BODIES.get((method, path))
-            if model is not None:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": model.model_json_schema()}},
-                }
-                operation["responses"]["422"] = {"description": "invalid input; names the field"}
-            paths.setdefault(path, {})[method.lower()] = operation
-    return JSONResponse(
-        {
-            "openapi": "3.1.0",
-            "info": {"title": "Brother POS Hub", "version": request.app.state.runtime.version},
-            "paths": paths,
-            "components": {
-                "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer"},
-                    "basic": {"type": "http", "scheme": "basic"},
-                }
-            },
-        }
-    )
+def authenticator(request: Request) -> Authenticator:
+    value: Authenticator = request.app.state.auth
+    return value
+
+
+@requires("admin")
+async def list_sessions(request: Request) -> Response:
+    """Open admin login sessions: who, since when, from where (admin)."""
+    sessions = await run_in_threadpool(authenticator(request).sessions.active)
+    return JSONResponse({"sessions": sessions})
+
+
+@requires("admin")
+async def end_session(request: Request) -> Response:
+    """End one login session by its number (admin)."""
+    session_id: int = request.path_params["session_id"]
+    if not await run_in_threadpool(authenticator(request).sessions.end_id, session_id):
+        raise JSONError(404, "not_found", f"no open session {session_id}", "session_id")
+    return JSONResponse({"ended": 1})
+
+
+@requires("admin")
+async def end_user_sessions(request: Request) -> Response:
+    """End all login sessions of a user (admin)."""
+    username: str = request.path_params["username"][:80]
+    ended = await run_in_threadpool(authenticator(request).sessions.end_user, username)
+    if ended is None:
+        raise JSONError(404, "not_found", f"no user {username}", "username")
+    return JSONResponse({"ended": ended})
 
 
 def routes() -> list[BaseRoute]:
-    BODIES.update(
-        {
-            ("POST", "/api/products"): ProductIn,
-            ("POST", "/api/products/bulk"): BulkIn,
-            ("PATCH", "/api/products/{sku}"): ProductPatch,
-            ("PUT", "/api/stock/{sku}"): StockSetIn,
-            ("POST", "/api/stock/{sku}/adjust"): StockAdjustIn,
-            ("POST", "/api/orders"): SaleIn,
-        }
-    )
     return [
         Route("/api/jobs", list_jobs),
-        Route("/api/jobs/{job_id:int}", get_job),
+        Route("/api/jobs/{job_id:id}", get_job),
         Route("/api/products", list_products, methods=["GET"]),
         Route("/api/products", create_product, methods=["POST"]),
         Route("/api/products/bulk", bulk_upsert, methods=["POST"]),
@@ -257,6 +279,10 @@ def routes() -> list[BaseRoute]:
         Route("/api/stock/{sku}", set_stock, methods=["PUT"]),
         Route("/api/stock/{sku}/adjust", adjust_stock, methods=["POST"]),
         Route("/api/orders", record_sale, methods=["POST"]),
-        Route("/api/orders/{order_id:int}", get_order, methods=["GET"]),
+        Route("/api/orders", list_orders, methods=["GET"]),
+        Route("/api/orders/{order_id:id}", get_order, methods=["GET"]),
+        Route("/api/sessions", list_sessions, methods=["GET"]),
+        Route("/api/sessions/{session_id:id}", end_session, methods=["DELETE"]),
+        Route("/api/users/{username}/sessions", end_user_sessions, methods=["DELETE"]),
         Route("/openapi.json", openapi),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func
 from sqlmodel import select
@@ -77,6 +77,9 @@ def detailed(runtime: Any) -> dict[str, Any]:
         "readiness": runtime.readiness(),
         "plugins": plugins,
         "queue": runtime.queue.pending(),
+        # Sales and imported orders may take stock below zero (the policy in hub.pos): each
+        # such level is shown here until a count puts it right.
+        "stock": {"negative": runtime.pos.negative_stock()},
     }
 
 
@@ -85,7 +88,7 @@ async def api_health(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(detailed, request.app.state.runtime))
 
 
-def collect_metrics(runtime: Any) -> bytes:
+def collect_metrics(runtime: Any, throttle: Any = None) -> bytes:
     registry = CollectorRegistry()
     pending = Gauge(
         "hub_queue_pending", "Tasks waiting in a queue lane", ["lane"], registry=registry
@@ -111,12 +114,48 @@ def collect_metrics(runtime: Any) -> bytes:
         state.labels(plugin=info["name"], status=info["status"]).set(
             1 if info["status"] == "loaded" else 0
         )
+    if throttle is not None:
+        login_metrics(registry, throttle)
     return generate_latest(registry)
 
 
+def login_metrics(registry: CollectorRegistry, throttle: Any) -> None:
+    """Failed and refused logins of this process by how they came; locks now, by kind.
+
+    /metrics is public: the labels never name a user or an address.
+    """
+    failed = Counter(
+        "hub_login_failures",
+        "Wrong passwords and tokens since this process started",
+        ["via"],
+        registry=registry,
+    )
+    refused = Counter(
+        "hub_login_refused",
+        "Logins refused unchecked since this process started: throttled (429) or busy (503)",
+        ["via", "reason"],
+        registry=registry,
+    )
+    for via in ("form", "basic", "token"):
+        failed.labels(via=via).inc(throttle.failures[via])
+        refused.labels(via=via, reason="throttled").inc(throttle.refused[via])
+        refused.labels(via=via, reason="busy").inc(throttle.busy[via])
+    locked = Gauge(
+        "hub_login_locked",
+        "Account names and client addresses locked now",
+        ["kind"],
+        registry=registry,
+    )
+    for kind, count in throttle.locked_counts().items():
+        locked.labels(kind=kind).set(count)
+
+
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: queue depth, jobs by status, plugin states."""
-    body = await run_in_threadpool(collect_metrics, request.app.state.runtime)
+    """Prometheus metrics: queue depth, jobs by status, plugin states, failed logins."""
+    auth = getattr(request.app.state, "auth", None)
+    body = await run_in_threadpool(
+        collect_metrics, request.app.state.runtime, getattr(auth, "throttle", None)
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

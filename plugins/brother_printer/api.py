@@ -11,9 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.config import Strict
-from hub.web.auth import current, requires
-from hub.web.jsonio import JSONError, parse_model, read_json
+from hub.api import INT_MAX, JSONError, Strict, accepts, current, parse_model, read_json, requires
 from plugins.brother_printer.printing import PrinterService, job_dict
 
 
@@ -29,7 +27,7 @@ class ResolveIn(Strict):
 
 class CancelHeldIn(Strict):
     # Only jobs up to this id: the held jobs the person saw, not a sale made a moment ago.
-    up_to: int | None = Field(default=None, ge=1)
+    up_to: int | None = Field(default=None, ge=1, le=INT_MAX)
 
 
 class ReprintIn(Strict):
@@ -86,6 +84,7 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         job = await run_in_threadpool(get()._require, request.path_params["job_id"])
         return JSONResponse(job_dict(job))
 
+    @accepts(ReprintIn, optional=True)
     async def reprint(request: Request) -> Response:
         """Reprint a job as a COPY (never opens the cash drawer); body {"printer": name}?"""
         body: ReprintIn = await _body(request, ReprintIn, optional=True)
@@ -93,6 +92,7 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         return JSONResponse(job_dict(job), status_code=202)
 
     @requires("admin")
+    @accepts(ResolveIn)
     async def resolve(request: Request) -> Response:
         """Say whether an uncertain job printed: {"printed": true|false, "reprint": true}."""
         body: ResolveIn = await _body(request, ResolveIn)
@@ -114,6 +114,7 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         return JSONResponse(job_dict(job))
 
     @requires("admin")
+    @accepts(CancelHeldIn, optional=True)
     async def cancel_held(request: Request) -> Response:
         """Cancel every job held for one printer; body {"up_to": <job id>}? limits it."""
         body: CancelHeldIn = await _body(request, CancelHeldIn, optional=True)
@@ -126,11 +127,11 @@ def routes(get: Callable[[], PrinterService]) -> list[BaseRoute]:
         Route("/api/printers", list_printers, methods=["GET"]),
         Route("/api/printers/jobs", list_jobs, methods=["GET"]),
         Route("/api/printers/jobs/uncertain", uncertain_jobs, methods=["GET"]),
-        Route("/api/printers/jobs/{job_id:int}", get_job, methods=["GET"]),
-        Route("/api/printers/jobs/{job_id:int}/reprint", reprint, methods=["POST"]),
-        Route("/api/printers/jobs/{job_id:int}/resolve", resolve, methods=["POST"]),
-        Route("/api/printers/jobs/{job_id:int}/retry", retry, methods=["POST"]),
-        Route("/api/printers/jobs/{job_id:int}/cancel", cancel, methods=["POST"]),
+        Route("/api/printers/jobs/{job_id:id}", get_job, methods=["GET"]),
+        Route("/api/printers/jobs/{job_id:id}/reprint", reprint, methods=["POST"]),
+        Route("/api/printers/jobs/{job_id:id}/resolve", resolve, methods=["POST"]),
+        Route("/api/printers/jobs/{job_id:id}/retry", retry, methods=["POST"]),
+        Route("/api/printers/jobs/{job_id:id}/cancel", cancel, methods=["POST"]),
         Route("/api/printers/{name}/test", test_print, methods=["POST"]),
         Route("/api/printers/{name}/cancel-held", cancel_held, methods=["POST"]),
     ]

@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.config import Strict
-from hub.errors import ConfigError
+from hub.api import ConfigError, Strict
 from plugins.brother_printer.models import (
     PrinterProfile,
     UnsupportedConfiguration,

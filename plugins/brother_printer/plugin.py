@@ -11,10 +11,18 @@ from pathlib import Path
 
 from starlette.routing import BaseRoute
 
-from hub.context import Hub, TaskRegistry
-from hub.hookspecs import hookimpl
-from hub.jobs import Priority
-from hub.types import AdminPage, CheckResult, DeviceInfo, Document, HealthCheck, OrderInfo
+from hub.api import (
+    AdminPage,
+    CheckResult,
+    DeviceInfo,
+    Document,
+    HealthCheck,
+    Hub,
+    OrderInfo,
+    Priority,
+    TaskRegistry,
+    hookimpl,
+)
 from plugins.brother_printer import admin, api
 from plugins.brother_printer.config import BrotherPrinterSettings
 from plugins.brother_printer.printing import TASK, drop_service, pick_key, receipt_key, service

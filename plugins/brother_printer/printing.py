@@ -40,17 +40,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from hub.context import Hub
-from hub.db import utcnow
-from hub.errors import InputError
-from hub.jobs import Priority
-from hub.models import Order, OrderLine
-from hub.types import CheckResult, DeviceInfo, Document, OrderInfo
+from hub.api import CheckResult, DeviceInfo, Document, Hub, InputError, OrderInfo, Priority, utcnow
 from plugins.brother_printer.codepages import make_printable
 from plugins.brother_printer.config import BrotherPrinterSettings, PrinterSettings
 from plugins.brother_printer.devices import can_query_status, check_status, deliver
@@ -70,6 +64,8 @@ KEY_PREFIX = {"receipt": "receipt:", "pick_ticket": "pick:"}
 NO_PICK_STATUSES = ("cancelled", "refunded", "failed", "trash")
 #: At most this many missing documents are created per recovery pass (the next sweep goes on).
 RECONCILE_BATCH = 200
+# Order ids read per page while looking for those without a job (a busy window has thousands).
+RECONCILE_PAGE = 1000
 # Owners (host:pid:instance) of the services alive in this process, to tell a dead owner from
 # a live one when both ran in the same process (tests build several hubs in one process).
 _LIVE_OWNERS: set[str] = set()
@@ -335,22 +331,30 @@ class PrinterService:
         return max(window_floor, min(value for value in since if value is not None))
 
     def _orders_without_job(self, kind: str, prefix: str, floor: datetime) -> list[int]:
-        # The same key the hook uses, built in SQL: an order is missing its document exactly
-        # when no job has that key (reprints and copies have keys of their own).
-        key = literal(prefix, String) + cast(col(Order.id), String)
-        has_job = exists(sa_select(col(PrintJob.id)).where(col(PrintJob.idempotency_key) == key))
-        if kind == "receipt":
-            channel = col(Order.channel) == "till"
-        else:
-            channel = and_(col(Order.channel) != "till", col(Order.status).not_in(NO_PICK_STATUSES))
-        with self.hub.session() as s:
-            ids = s.exec(
-                select(Order.id)
-                .where(channel, col(Order.created_at) >= floor, ~has_job)
-                .order_by(col(Order.id))
-                .limit(RECONCILE_BATCH)
-            ).all()
-        return [i for i in ids if i is not None]
+        """Up to ``RECONCILE_BATCH`` recent orders (``hub.pos.order_ids``) that have no job
+        with the key the hook would give them (reprints and copies have keys of their own)."""
+        till = kind == "receipt"
+        exclude = () if till else NO_PICK_STATUSES
+        missing: list[int] = []
+        after = 0
+        while len(missing) < RECONCILE_BATCH:
+            ids = self.hub.pos.order_ids(
+                floor, till=till, exclude_statuses=exclude, after_id=after, limit=RECONCILE_PAGE
+            )
+            if not ids:
+                break
+            keys = {f"{prefix}{order_id}": order_id for order_id in ids}
+            with self.hub.session() as s:
+                stored = set(
+                    s.exec(
+                        select(PrintJob.idempotency_key).where(
+                            col(PrintJob.idempotency_key).in_(list(keys))
+                        )
+                    ).all()
+                )
+            missing.extend(order_id for key, order_id in keys.items() if key not in stored)
+            after = ids[-1]
+        return missing[:RECONCILE_BATCH]
 
     # --- devices and rendering ---------------------------------------------------------
 
@@ -793,16 +797,7 @@ class PrinterService:
     # --- people's actions --------------------------------------------------------------
 
     def load_order(self, order_id: int) -> OrderInfo | None:
-        from hub.pos import order_info  # the core's own row -> OrderInfo conversion
-
-        with self.hub.session() as s:
-            order = s.get(Order, order_id)
-            if order is None:
-                return None
-            lines = s.exec(
-                select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.id))
-            ).all()
-            return order_info(order, list(lines))
+        return self.hub.pos.find_order(order_id=order_id)
 
     def _require(self, job_id: int) -> PrintJob:
         job = self.get(job_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from hub.types import OrderInfo
+from hub.api import OrderInfo
 from plugins.brother_printer.codepages import make_printable
 from plugins.brother_printer.layout import (
     Align,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-from hub.db import UTCDateTime, utcnow
+from hub.api import UTCDateTime, utcnow
 
 #: Every state a print job can be in. ``queued`` includes jobs held by a printer fault and jobs
 #: waiting for their next retry; ``sending`` means bytes may be on their way right now;

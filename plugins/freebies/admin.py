@@ -15,11 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.errors import InputError
-from hub.types import AdminPage
-from hub.web.admin import flash, render, require_role
-from hub.web.jsonio import JSONError, parse_model
+from hub.api import AdminPage, Hub, InputError, JSONError, flash, parse_model, render, require_role
 from plugins.freebies.api import (
     STATES,
     CampaignIn,
@@ -32,7 +28,7 @@ from plugins.freebies.api import (
     update_campaign,
 )
 
-PAGES = [AdminPage("Freebies", "", "Campaigns", "/admin/freebies", order=10)]
+PAGES = [AdminPage("Freebies", "", "Campaigns", "/admin/freebies", order=10, section_order=30)]
 CHANNELS = ("both", "till", "online")
 FIELDS = (
     "name",
@@ -225,10 +221,10 @@ def routes(hub: Hub) -> list[BaseRoute]:
         Route("/admin/freebies", campaigns_page, methods=["GET"]),
         Route("/admin/freebies/campaigns", create, methods=["POST"]),
         Route("/admin/freebies/publish", publish, methods=["POST"]),
-        Route("/admin/freebies/campaigns/{id:int}", campaign_page, methods=["GET"]),
-        Route("/admin/freebies/campaigns/{id:int}", update, methods=["POST"]),
-        Route("/admin/freebies/campaigns/{id:int}/end", end, methods=["POST"]),
-        Route("/admin/freebies/campaigns/{id:int}/delete", delete, methods=["POST"]),
+        Route("/admin/freebies/campaigns/{id:id}", campaign_page, methods=["GET"]),
+        Route("/admin/freebies/campaigns/{id:id}", update, methods=["POST"]),
+        Route("/admin/freebies/campaigns/{id:id}/end", end, methods=["POST"]),
+        Route("/admin/freebies/campaigns/{id:id}/delete", delete, methods=["POST"]),
     ]
 
 

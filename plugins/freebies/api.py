@@ -18,13 +18,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.db import money_str, utcnow
-from hub.errors import InputError
-from hub.models import Category, Product
-from hub.web.api import job_dict
-from hub.web.auth import requires
-from hub.web.jsonio import parse_model, read_json
+from hub.api import (
+    Hub,
+    InputError,
+    accepts,
+    job_dict,
+    money_str,
+    parse_model,
+    read_json,
+    requires,
+    utcnow,
+)
 from plugins.freebies import rules
 from plugins.freebies.publish import KIND
 from plugins.freebies.tables import Campaign
@@ -110,24 +114,20 @@ def _set_rule(row: Campaign, rule: RuleIn) -> None:
     row.rule_sku, row.rule_category, row.min_quantity = rule.sku, rule.category, rule.quantity
 
 
-def _check(s: Session, row: Campaign) -> None:
-    """Rules that need the whole campaign or the database."""
+def _check(hub: Hub, s: Session, row: Campaign) -> None:
+    """Rules that need the whole campaign or the catalogue (read through ``hub.pos``)."""
     if row.end_at <= row.start_at:
         raise InputError("end", "must be after start")
-    gift = s.exec(select(Product).where(Product.sku == row.gift_sku)).first()
+    skus = [row.gift_sku] + ([row.rule_sku] if row.rule_sku is not None else [])
+    facts = hub.pos.product_facts(skus, session=s)
+    gift = facts.get(row.gift_sku)
     if gift is None:
         raise InputError("gift_sku", f"no product with SKU {row.gift_sku!r}")
     if not gift.active:
         raise InputError("gift_sku", f"product {row.gift_sku!r} is not active")
-    if (
-        row.rule_sku is not None
-        and s.exec(select(Product.id).where(Product.sku == row.rule_sku)).first() is None
-    ):
+    if row.rule_sku is not None and row.rule_sku not in facts:
         raise InputError("rule.sku", f"no product with SKU {row.rule_sku!r}")
-    if (
-        row.rule_category is not None
-        and s.exec(select(Category.id).where(Category.name == row.rule_category)).first() is None
-    ):
+    if row.rule_category is not None and not hub.pos.category_exists(row.rule_category, s):
         raise InputError("rule.category", f"no category named {row.rule_category!r}")
 
 
@@ -219,7 +219,7 @@ def create_campaign(hub: Hub, data: CampaignIn) -> dict[str, Any]:
     )
     _set_rule(row, data.rule)
     with hub.session() as s:
-        _check(s, row)
+        _check(hub, s, row)
         result = _saved(hub, s, row)
     _changed(hub)
     return result
@@ -253,7 +253,7 @@ def update_campaign(hub: Hub, campaign_id: int, patch: CampaignPatch) -> dict[st
         ):
             if key in fields:
                 setattr(row, key, fields[key])
-        _check(s, row)
+        _check(hub, s, row)
         row.updated_at = utcnow()
         result = _saved(hub, s, row)
     _changed(hub)
@@ -314,6 +314,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         return JSONResponse(await run_in_threadpool(list_campaigns, hub, state))
 
     @requires("admin")
+    @accepts(CampaignIn)
     async def create_endpoint(request: Request) -> Response:
         data = parse_model(CampaignIn, await read_json(request))
         return JSONResponse(await run_in_threadpool(create_campaign, hub, data), status_code=201)
@@ -322,6 +323,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         return JSONResponse(await run_in_threadpool(get_campaign, hub, _id(request)))
 
     @requires("admin")
+    @accepts(CampaignPatch)
     async def patch_endpoint(request: Request) -> Response:
         patch = parse_model(CampaignPatch, await read_json(request))
         return JSONResponse(await run_in_threadpool(update_campaign, hub, _id(request), patch))
@@ -351,9 +353,9 @@ def routes(hub: Hub) -> list[BaseRoute]:
     return [
         Route(base, list_endpoint, methods=["GET"]),
         Route(base, create_endpoint, methods=["POST"]),
-        Route(base + "/{id:int}", get_endpoint, methods=["GET"]),
-        Route(base + "/{id:int}", patch_endpoint, methods=["PATCH"]),
-        Route(base + "/{id:int}", delete_endpoint, methods=["DELETE"]),
-        Route(base + "/{id:int}/end", end_endpoint, methods=["POST"]),
+        Route(base + "/{id:id}", get_endpoint, methods=["GET"]),
+        Route(base + "/{id:id}", patch_endpoint, methods=["PATCH"]),
+        Route(base + "/{id:id}", delete_endpoint, methods=["DELETE"]),
+        Route(base + "/{id:id}/end", end_endpoint, methods=["POST"]),
         Route("/api/freebies/publish", publish_endpoint, methods=["POST"]),
     ]

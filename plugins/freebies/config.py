@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hub.config import Strict
+from hub.api import Strict
 
 
 class FreebiesSettings(Strict):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hub.hookspecs import hookspec
 
 if TYPE_CHECKING:
-    from hub.context import Hub
+    from hub.api import Hub
 
 
 @hookspec

@@ -16,17 +16,19 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from starlette.routing import BaseRoute
 
-from hub.context import Hub, TaskRegistry
-from hub.hookspecs import hookimpl
-from hub.jobs import Priority
-from hub.models import Category, Product, StockLevel
-from hub.types import (
+from hub.api import (
     AdminPage,
     CheckResult,
     ExtraLine,
     HealthCheck,
+    Hub,
+    JobRecord,
     OrderDraft,
     OrderInfo,
+    Priority,
+    SyncKind,
+    TaskRegistry,
+    hookimpl,
 )
 from plugins.freebies import admin, api, hookspecs, publish, rules
 from plugins.freebies.config import FreebiesSettings
@@ -51,6 +53,7 @@ def hub_register_migrations() -> str:
 @hookimpl
 def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
     tasks.task("publish", publish.run, priority=Priority.CATALOGUE)
+    tasks.task(publish.TAKEOVER_TASK, publish.take_over, priority=Priority.CATALOGUE)
     tasks.periodic(
         "publish_periodic",
         publish.run,
@@ -64,9 +67,47 @@ def hub_register_routes(hub: Hub) -> list[BaseRoute]:
     return [*api.routes(hub), *admin.routes(hub)]
 
 
+def request_publication(
+    hub: Hub, *, trigger: str, full: bool, dry_run: bool, supersede: bool
+) -> JobRecord:
+    """Sync Now for campaigns, as ``POST /api/freebies/publish`` does it.
+
+    A publication under way is joined, never replaced (``supersede`` is not used): each run
+    sends every campaign, and two at once could create a coupon twice in the store. The ledger
+    row exists before a worker takes the task, so the caller can follow it at once.
+    """
+    job = publish.request(hub, trigger)
+    # "api": a run that finds another one running queues itself again (see publish.run).
+    hub.enqueue("publish", "api")
+    return job
+
+
+@hookimpl
+def hub_register_syncs(hub: Hub) -> list[SyncKind]:
+    return [
+        SyncKind(
+            "campaigns",
+            "Publish campaigns",
+            publish.KIND,
+            request_publication,
+            description="Send every campaign to the publishers (the online store's coupons); "
+            "joins a publication already under way rather than replacing it.",
+            min_role="admin",
+        )
+    ]
+
+
 @hookimpl
 def hub_register_admin_pages(hub: Hub) -> list[AdminPage]:
     return list(admin.PAGES)
+
+
+@hookimpl
+def catalogue_channel_published(hub: Hub, channel: str, skus: list[str]) -> None:
+    """A channel now holds these products: publish again when the last publication failed
+    or a campaign whose gift is among them was not published (its gift was missing there)."""
+    if publish.needs_retry(hub, skus):
+        hub.enqueue("publish", "catalogue")
 
 
 @hookimpl
@@ -138,15 +179,14 @@ def _take_from_cap(session: Session, campaign_id: int, units: int) -> bool:
     return bool(result.rowcount == 1)
 
 
-def _gift_stock(session: Session, sku: str) -> int | None:
+def _gift_stock(hub: Hub, session: Session, sku: str) -> int | None:
     """Units of the gift on hand (``None``: not counted), or -1 when it cannot be given."""
-    product = session.exec(select(Product).where(Product.sku == sku)).first()
+    product = hub.pos.product_facts([sku], session=session).get(sku)
     if product is None or not product.active:
         return -1
     if not product.manage_stock:
         return None
-    level = session.get(StockLevel, product.id)
-    return level.on_hand if level is not None else 0
+    return product.on_hand
 
 
 @hookimpl
@@ -169,18 +209,14 @@ def orders_extra_lines(hub: Hub, draft: OrderDraft, session: Session) -> list[Ex
         return None
     paid = [ln for ln in draft.lines if not ln.is_gift and ln.sku]
     skus = {ln.sku for ln in paid if ln.sku}
-    categories = dict(
-        session.exec(
-            select(Product.sku, Category.name)
-            .join(Category, col(Product.category_id) == col(Category.id))
-            .where(col(Product.sku).in_(skus))
-        ).all()
-    )
+    categories = {
+        sku: facts.category for sku, facts in hub.pos.product_facts(skus, session=session).items()
+    }
     lines = [rules.Line(ln.sku or "", categories.get(ln.sku or ""), ln.quantity) for ln in paid]
     by_id = {r.id: r for r in rows}
     for offer, times in rules.choose((_offer(r) for r in rows), lines, draft.subtotal):
         row = by_id[offer.id]
-        stock = _gift_stock(session, row.gift_sku)
+        stock = _gift_stock(hub, session, row.gift_sku)
         if stock is not None:
             # A gift that is not on the shelf cannot be handed over: give what there is.
             times = min(times, max(stock, 0) // row.gift_quantity)

@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from hub.context import Hub
-from hub.db import money_str, utcnow
+from hub.api import ChunkLease, Hub, JobRecord, Lease, Priority, money_str, utcnow
 from plugins.freebies import rules
 from plugins.freebies.tables import Campaign
 
@@ -23,6 +22,7 @@ KIND = "freebies.publish"
 # A run that finds another one running re-queues itself this much later, so the change that
 # queued it is published even if the running job read the campaigns before the change.
 RETRY_DELAY = 2.0
+TAKEOVER_TASK = "publish_job"
 COUNTS = ("created", "updated", "expired", "deleted", "unchanged", "skipped", "linked", "failed")
 
 
@@ -111,44 +111,101 @@ def record(hub: Hub, reports: list[dict[str, Any]], now: datetime) -> None:
         s.commit()
 
 
+def request(hub: Hub, trigger: str) -> JobRecord:
+    """The publication job of ``trigger``: a new one, or the one already active.
+
+    The ledger keeps the takeover task, so a run whose worker died is run again (from the
+    start: each run sends the full set) once its lease runs out, without waiting for a change
+    or the schedule.
+    """
+    job, _created = hub.jobs.request(
+        KIND, trigger=trigger, task=hub.task_name(TAKEOVER_TASK), priority=Priority.CATALOGUE
+    )
+    return job
+
+
 def run(hub: Hub, trigger: str = "schedule") -> dict[str, Any] | None:
     """One publication run. Returns its summary, or ``None`` when another run has it."""
-    job, _created = hub.jobs.request(KIND, trigger=trigger)
+    job = request(hub, trigger)
     assert job.id is not None
-    if hub.jobs.claim(job.id) is None:
-        if trigger in ("change", "gift", "api"):
+    lease = hub.jobs.claim(job.id)
+    if not isinstance(lease, Lease):
+        if trigger in ("change", "gift", "api", "catalogue"):
             hub.enqueue("publish", "retry", delay=RETRY_DELAY)
         return None
+    with ChunkLease(hub, lease):  # renewed while the publishers wait on a slow store
+        return _publish(hub, job.id, lease)
+
+
+def take_over(hub: Hub, job_id: int, generation: int | None = None) -> None:
+    """Task: run again a publication whose worker died (the core's scheduler queues it)."""
+    lease = hub.jobs.claim(job_id)
+    if isinstance(lease, Lease):
+        with ChunkLease(hub, lease):
+            _publish(hub, job_id, lease)
+
+
+def _publish(hub: Hub, job_id: int, lease: Lease) -> dict[str, Any]:
     now = utcnow()
     try:
         campaigns = desired(hub, now)
-        hub.jobs.heartbeat(job.id, total=len(campaigns), phase="publishing")
+        hub.jobs.heartbeat(
+            job_id, generation=lease.generation, total=len(campaigns), phase="publishing"
+        )
         reports = [
             r for r in hub.call("freebies_publish_campaigns", campaigns=campaigns) if r is not None
         ]
         summary = merge(reports)
         if not hub.jobs.heartbeat(
-            job.id, done=len(campaigns), failed=summary["counts"]["failed"], phase="recording"
+            job_id,
+            generation=lease.generation,
+            done=len(campaigns),
+            failed=summary["counts"]["failed"],
+            phase="recording",
         ):
-            # Declared stuck or superseded while we waited on the store: a newer run owns
-            # the outcome, so leave the campaigns' records to it.
-            hub.logger.warning("publication job %s lost its lease; result not recorded", job.id)
+            # Taken over or superseded while we waited on the store: a newer run owns the
+            # outcome, so leave the campaigns' records to it.
+            hub.logger.warning("publication job %s lost its lease; result not recorded", job_id)
             summary["superseded"] = True
             return summary
         record(hub, reports, now)
         for error in summary["errors"][:100]:
             item = error.get("campaign_id")
             hub.jobs.add_error(
-                job.id, str(error.get("message")), None if item is None else str(item)
+                job_id, str(error.get("message")), None if item is None else str(item)
             )
-        hub.jobs.finish(job.id, "succeeded" if summary["ok"] else "failed", summary)
+        hub.jobs.finish(
+            job_id,
+            "succeeded" if summary["ok"] else "failed",
+            summary,
+            generation=lease.generation,
+            failed=summary["counts"]["failed"],
+        )
     except Exception as exc:
         hub.logger.exception("campaign publication failed")
-        hub.jobs.add_error(job.id, f"{type(exc).__name__}: {exc}")
-        hub.jobs.finish(job.id, "failed", {"ok": False, "message": str(exc)})
+        hub.jobs.add_error(job_id, f"{type(exc).__name__}: {exc}")
+        hub.jobs.finish(
+            job_id, "failed", {"ok": False, "message": str(exc)}, generation=lease.generation
+        )
         raise
     schedule_next_start(hub, now)
     return summary
+
+
+def needs_retry(hub: Hub, skus: list[str]) -> bool:
+    """Whether a channel that now holds ``skus`` makes a new publication worth it: the last
+    one failed, or an online campaign whose gift is among them is not published."""
+    job = hub.jobs.latest(KIND)
+    if job is not None and job.status == "failed":
+        return True
+    wanted = {sku.lower() for sku in skus}
+    with hub.session() as s:
+        rows = s.exec(
+            select(Campaign.gift_sku, Campaign.publish_status).where(
+                col(Campaign.active), col(Campaign.channels).in_(("online", "both"))
+            )
+        ).all()
+    return any(gift.lower() in wanted and status == "failed" for gift, status in rows)
 
 
 def schedule_next_start(hub: Hub, now: datetime) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
-from hub.db import Money, UTCDateTime, utcnow
+from hub.api import Money, UTCDateTime, utcnow
 
 
 class Campaign(SQLModel, table=True):

@@ -21,16 +21,24 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.config import mask
-from hub.context import Hub
-from hub.hookspecs import hookimpl
-from hub.types import AdminPage
-from hub.web.admin import flash, principal, render, require_role
-from hub.web.jsonio import JSONError
+from hub.api import (
+    INT_MAX,
+    MAX_PAGE,
+    AdminPage,
+    Hub,
+    JSONError,
+    Outcome,
+    flash,
+    hookimpl,
+    mask,
+    principal,
+    render,
+    require_role,
+)
 from plugins.woocommerce import sync_products
-from plugins.woocommerce.api import health_summary
+from plugins.woocommerce.api import failed_skus, health_summary, product_states, state_counts
 from plugins.woocommerce.store import get_state, recent_events, set_state, settings_of
-from plugins.woocommerce.tables import FAILED, PENDING, ProductLink
+from plugins.woocommerce.tables import CHANNEL, PENDING, ProductLink
 
 BASE = "/admin/integrations/woocommerce"
 SECTION, GROUP = "Integrations", "WooCommerce"
@@ -79,7 +87,7 @@ def who(request: Request) -> str:
 
 def page_number(request: Request) -> int:
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        return min(max(1, int(request.query_params.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 
@@ -95,9 +103,11 @@ def health_data(hub: Hub) -> dict[str, Any]:
     summary = health_summary(hub)
     settings = settings_of(hub)
     inventory, drift = optional("inventory"), optional("drift")
+    sync_job, edit_job = sync_products.latest_syncs(hub)
     return {
         "summary": summary,
-        "job": hub.jobs.latest(sync_products.KIND),
+        "job": sync_job,
+        "edit_job": edit_job,
         "inventory": inventory.inventory_summary(hub) if inventory else None,
         "drift": drift.drift_summary(hub) if drift else None,
         "auto_correct": inventory.auto_correct_on(hub, settings) if inventory else None,
@@ -108,35 +118,29 @@ def health_data(hub: Hub) -> dict[str, Any]:
 
 def product_rows(
     hub: Hub, status: str | None, sku: str | None, page: int
-) -> tuple[list[ProductLink], int, dict[str, int]]:
-    """One page of per-product sync states: an indexed filter, COUNT, LIMIT/OFFSET by SKU."""
-    with hub.session() as s:
-        query = select(ProductLink)
-        if status:
-            query = query.where(ProductLink.status == status)
-        if sku:
-            query = query.where(col(ProductLink.sku).startswith(sku))
-        total = s.exec(select(func.count()).select_from(query.subquery())).one()
-        rows = s.exec(
-            query.order_by(col(ProductLink.sku)).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-        ).all()
-        counts = dict(
-            s.exec(select(ProductLink.status, func.count()).group_by(ProductLink.status)).all()
-        )
-    return list(rows), int(total), {str(k): int(v) for k, v in counts.items()}
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    """One page of per-product sync states (the products' listings on the store), by SKU."""
+    rows, total = product_states(hub, status or None, sku, (page - 1) * PER_PAGE, PER_PAGE)
+    return rows, total, state_counts(hub)
 
 
 def mark_retry(hub: Hub, skus: list[str]) -> int:
     """Mark products (every failed one when ``skus`` is empty) pending and push them now."""
     with hub.session() as s:
-        query = select(ProductLink)
-        if skus:
-            query = query.where(col(ProductLink.sku).in_(skus))
-        else:
-            query = query.where(ProductLink.status == FAILED)
-        rows = s.exec(query).all()
+        wanted = skus or failed_skus(hub, s)
+        rows = s.exec(select(ProductLink).where(col(ProductLink.sku).in_(wanted))).all()
+        listed = hub.channels.listings(CHANNEL, skus=[r.sku for r in rows], session=s)
+        hub.channels.record(
+            CHANNEL,
+            [
+                Outcome(r.sku, PENDING, "retry requested", listed[r.sku].external_id)
+                for r in rows
+                if r.sku in listed
+            ],
+            session=s,
+        )
         for row in rows:
-            row.status, row.message, row.pushed_hash = PENDING, "retry requested", None
+            row.pushed_hash = None
             s.add(row)
         s.commit()
     if rows:
@@ -156,10 +160,12 @@ def save_connection(hub: Hub, values: dict[str, str]) -> dict[str, Any]:
 
 async def test_connection(hub: Hub) -> dict[str, Any]:
     from plugins.woocommerce.connection import run_test
+    from plugins.woocommerce.tiers import count_tiered_products
 
     settings = await run_in_threadpool(settings_of, hub)
+    tiered = await run_in_threadpool(count_tiered_products, hub)
     # In a task of its own, so the client's connections close in the context that opened them.
-    return await asyncio.create_task(run_test(settings))
+    return await asyncio.create_task(run_test(settings, tiered))
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -179,7 +185,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         rows, total, counts = await run_in_threadpool(product_rows, hub, status, sku, page)
         preview = None
         preview_id = request.query_params.get("preview")
-        if preview_id and preview_id.isdigit():
+        if preview_id and preview_id.isdigit() and int(preview_id[:11]) <= INT_MAX:
             preview = await run_in_threadpool(hub.jobs.get, int(preview_id))
             if preview is not None and preview.kind != sync_products.DRY_KIND:
                 preview = None
@@ -434,6 +440,8 @@ def duplicates_routes(hub: Hub) -> list[BaseRoute]:
         if request.query_params.get("run") == "1":
             try:
                 report = await asyncio.create_task(duplicates.duplicates_report(hub))
+            except duplicates.NotConfigured as exc:
+                problem = f"Not run: {exc}"
             except StoreError as exc:
                 problem = f"The store could not be read: {exc}"
         last = await run_in_threadpool(get_state, hub, "duplicates.last_report")
@@ -457,13 +465,15 @@ def duplicates_routes(hub: Hub) -> list[BaseRoute]:
             drop = [int(str(v)) for v in form.getlist("drop") if str(v) != str(keep)]
         except ValueError:
             keep, drop = 0, []
-        if keep <= 0 or not drop:
+        if not 0 < keep <= INT_MAX or not drop or not all(0 < d <= INT_MAX for d in drop):
             flash(request, "Choose the product to keep and at least one to draft.", "error")
             return back(f"{BASE}/duplicates?run=1")
         try:
             result = await asyncio.create_task(duplicates.merge(hub, keep, drop))
         except duplicates.MergeError as exc:
             flash(request, f"Not merged: {exc.message}", "error")
+        except duplicates.NotConfigured as exc:
+            flash(request, f"Not merged: {exc}", "error")
         except StoreError as exc:
             flash(request, f"Not merged: the store refused: {exc}", "error")
         else:

@@ -16,12 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.web.api import job_dict
-from hub.web.jsonio import JSONError, read_model
+from hub.api import Hub, JSONError, ListingInfo, Outcome, accepts, job_dict, read_model
 from plugins.woocommerce import inventory, orders, sync_products
 from plugins.woocommerce.store import get_state, recent_events, settings_of
-from plugins.woocommerce.tables import PENDING, ProductLink
+from plugins.woocommerce.tables import CHANNEL, PENDING, NotImported, ProductLink
 
 PREFIX = "/api/integrations/woocommerce"
 
@@ -38,23 +36,65 @@ class RetryIn(BaseModel):
     skus: list[str] = Field(default_factory=list, max_length=10000)
 
 
-def link_dict(link: ProductLink) -> dict[str, Any]:
+def link_dict(link: ListingInfo) -> dict[str, Any]:
+    """A product's listing on the store, as the sync status shows it."""
     return {
         "sku": link.sku,
-        "store_id": link.store_id,
+        "store_id": int(link.external_id) if link.external_id else None,
         "status": link.status,
         "message": link.message,
-        "updated_at": link.updated_at.isoformat(),
+        "updated_at": link.updated_at.isoformat() if link.updated_at else None,
     }
+
+
+def product_states(
+    hub: Hub, status: str | None, sku_prefix: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Per-product sync states, by SKU: the products' listings on the store, then (as failed)
+    the store products that could not be imported, which have no POS product to list."""
+    rows, listed = hub.channels.find(
+        CHANNEL, status=status, sku_prefix=sku_prefix, offset=offset, limit=limit
+    )
+    items = [link_dict(r) for r in rows]
+    if status not in (None, "failed"):
+        return items, listed
+    with hub.session() as s:
+        query = select(NotImported)
+        if sku_prefix:
+            query = query.where(col(NotImported.sku).startswith(sku_prefix, autoescape=True))
+        extra = int(s.exec(select(func.count()).select_from(query.subquery())).one())
+        if len(items) < limit:
+            start = max(0, offset - listed)
+            more = s.exec(
+                query.order_by(col(NotImported.sku)).offset(start).limit(limit - len(items))
+            ).all()
+            items += [
+                {
+                    "sku": r.sku,
+                    "store_id": r.store_id,
+                    "status": "failed",
+                    "message": r.message,
+                    "updated_at": r.updated_at.isoformat(),
+                }
+                for r in more
+            ]
+    return items, listed + extra
+
+
+def state_counts(hub: Hub) -> dict[str, int]:
+    """How many products have each sync status (the not-imported ones count as failed)."""
+    counts = hub.channels.counts(CHANNEL)
+    with hub.session() as s:
+        extra = int(s.exec(select(func.count()).select_from(NotImported)).one())
+    if extra:
+        counts["failed"] = counts.get("failed", 0) + extra
+    return counts
 
 
 def health_summary(hub: Hub) -> dict[str, Any]:
     """The health monitor's figures: last success, counts, last run's errors, events."""
     settings = settings_of(hub)
-    with hub.session() as s:
-        counts = dict(
-            s.exec(select(ProductLink.status, func.count()).group_by(ProductLink.status)).all()
-        )
+    counts = state_counts(hub)
     last = hub.jobs.latest(sync_products.KIND)
     return {
         "store_url": settings.store_url,
@@ -68,6 +108,13 @@ def health_summary(hub: Hub) -> dict[str, Any]:
         },
         "orders": orders.orders_summary(hub),
         "current_job": job_dict(last) if last is not None else None,
+        # The latest store-reading sync and the latest POS-edit push, apart.
+        **{
+            name: job_dict(job) if job is not None else None
+            for name, job in zip(
+                ("catalogue_sync", "edit_push"), sync_products.latest_syncs(hub), strict=True
+            )
+        },
         "last_run_errors": (last.errors if last is not None else [])[:200],
         "events": recent_events(hub, 50),
         **inventory_health(hub, settings),
@@ -98,6 +145,7 @@ def inventory_health(hub: Hub, settings: Any) -> dict[str, Any]:
 
 
 def routes(hub: Hub) -> list[BaseRoute]:
+    @accepts(SyncIn)
     async def sync_now(request: Request) -> Response:
         """Sync Now: queue a sync (replacing a running or stuck one of the same kind)."""
         body = await read_model(request, SyncIn)
@@ -141,33 +189,20 @@ def routes(hub: Hub) -> list[BaseRoute]:
             ) from None
 
         def load() -> tuple[list[dict[str, Any]], int]:
-            with hub.session() as s:
-                query = select(ProductLink)
-                if wanted:
-                    query = query.where(ProductLink.status == wanted)
-                total = s.exec(select(func.count()).select_from(query.subquery())).one()
-                rows = s.exec(
-                    query.order_by(col(ProductLink.sku))
-                    .offset((page - 1) * per_page)
-                    .limit(per_page)
-                ).all()
-                return [link_dict(r) for r in rows], int(total)
+            return product_states(hub, wanted or None, None, (page - 1) * per_page, per_page)
 
         items, total = await run_in_threadpool(load)
         return JSONResponse({"products": items, "total": total, "page": page})
 
+    @accepts(RetryIn)
     async def retry(request: Request) -> Response:
         """Retry products (all failed ones when no SKU is given): marked pending and pushed."""
         body = await read_model(request, RetryIn)
 
         def mark() -> int:
             with hub.session() as s:
-                query = select(ProductLink)
-                if body.skus:
-                    query = query.where(col(ProductLink.sku).in_(body.skus))
-                else:
-                    query = query.where(ProductLink.status == "failed")
-                rows = s.exec(query).all()
+                skus = list(body.skus) if body.skus else failed_skus(hub, s)
+                rows = s.exec(select(ProductLink).where(col(ProductLink.sku).in_(skus))).all()
                 found = {r.sku for r in rows}
                 unknown = [sku for sku in body.skus if sku not in found]
                 if unknown:
@@ -177,8 +212,18 @@ def routes(hub: Hub) -> list[BaseRoute]:
                         f"skus: not known to the sync: {', '.join(unknown[:10])}",
                         "skus",
                     )
+                listed = hub.channels.listings(CHANNEL, skus=found, session=s)
+                hub.channels.record(
+                    CHANNEL,
+                    [
+                        Outcome(r.sku, PENDING, "retry requested", listed[r.sku].external_id)
+                        for r in rows
+                        if r.sku in listed
+                    ],
+                    session=s,
+                )
                 for row in rows:
-                    row.status, row.message, row.pushed_hash = PENDING, "retry requested", None
+                    row.pushed_hash = None
                     s.add(row)
                 s.commit()
             sync_products.schedule_edit_push(hub)
@@ -192,3 +237,15 @@ def routes(hub: Hub) -> list[BaseRoute]:
         Route(f"{PREFIX}/products", products, methods=["GET"]),
         Route(f"{PREFIX}/products/retry", retry, methods=["POST"]),
     ]
+
+
+def failed_skus(hub: Hub, s: Any) -> list[str]:
+    """Every SKU whose listing on the store is failed (in pages of 1,000)."""
+    skus: list[str] = []
+    while True:
+        rows, total = hub.channels.find(
+            CHANNEL, status="failed", offset=len(skus), limit=1000, session=s
+        )
+        skus.extend(r.sku for r in rows)
+        if not rows or len(skus) >= total:
+            return skus

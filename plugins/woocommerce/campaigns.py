@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hub.context import Hub
-from hub.hookspecs import hookimpl
+from hub.api import Hub, hookimpl
 from plugins.woocommerce.client import WooClient, format_price
-from plugins.woocommerce.client_errors import AmbiguousWrite, NotFound, StoreError
+from plugins.woocommerce.client_errors import AmbiguousWrite, AuthError, NotFound, StoreError
 from plugins.woocommerce.config import WooCommerceSettings
 
 CODE_PREFIX = "pos-gift-"
@@ -178,6 +177,8 @@ class Publication:
         for campaign in campaigns:
             try:
                 await self.one(campaign, coupons.get(int(campaign["id"])), products)
+            except AuthError:
+                raise  # a read-only or revoked key: no other campaign can do better
             except StoreError as exc:
                 self.fail(int(campaign["id"]), str(exc))
         known = {int(c["id"]) for c in campaigns}
@@ -317,6 +318,9 @@ async def publish(
     run = Publication(client, now)
     try:
         await run.run(campaigns)
+    except AuthError as exc:
+        run.errors.append({"campaign_id": None, "message": str(exc)})
+        return {**_report(False, f"the store refused the API key: {exc}", run), "auth_failed": True}
     except StoreError as exc:
         # The listing or the product lookup failed: nothing was changed on the strength of it.
         run.errors.append({"campaign_id": None, "message": str(exc)})
@@ -335,4 +339,7 @@ def freebies_publish_campaigns(hub: Hub, campaigns: list[dict[str, Any]]) -> dic
     if not settings.configured:
         return _report(False, "WooCommerce is not configured: store URL and API keys needed")
     # The hook runs in a worker thread with no event loop of its own.
-    return asyncio.run(publish(settings, campaigns, datetime.now(UTC)))
+    report = asyncio.run(publish(settings, campaigns, datetime.now(UTC)))
+    if report.pop("auth_failed", False):
+        hub.report_state("auth_failed", report["message"])
+    return report

@@ -15,6 +15,14 @@ from typing import Any
 
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.pricing import TIERS, StorePricing, tier_meta
+from plugins.woocommerce.tiers import (
+    RULES_FIELD,
+    TPT,
+    canonical_rules,
+    fixed_rules,
+    preset_in_use,
+    rules_payload,
+)
 
 # The fields a catalogue sync reads from the store: enough to compare and to import.
 STORE_FIELDS = (
@@ -29,6 +37,7 @@ STORE_FIELDS = (
     "stock_quantity",
     "categories",
     "meta_data",
+    RULES_FIELD,  # the "Tiered Pricing Table" extension's rules (absent without it)
     "date_modified_gmt",
 )
 MAX_NAME = 400
@@ -95,8 +104,12 @@ def desired_view(
         "manage_stock": p.manage_stock,
         "categories": [category_id] if category_id else [],
     }
-    meta = tier_meta(settings.tiers, pricing, p.price, {t: p.tiers.get(t) for t in TIERS})
-    view["tiers"] = meta["value"] if meta else None
+    prices = {t: p.tiers.get(t) for t in TIERS}
+    if preset_in_use(settings.tiers) == TPT:
+        view["tiers"] = fixed_rules(settings.tiers, pricing, prices)
+    else:
+        meta = tier_meta(settings.tiers, pricing, p.price, prices)
+        view["tiers"] = meta["value"] if meta else None
     for name in settings.store_authority:
         view.pop(_view_key(name), None)
     return view
@@ -109,20 +122,32 @@ def _view_key(field_name: str) -> str:
 def payload_from_view(view: dict[str, Any], settings: WooCommerceSettings) -> dict[str, Any]:
     """The JSON body for a create or update from a desired view."""
     body = {k: v for k, v in view.items() if k not in ("categories", "tiers")}
+    if "name" in body:
+        # WordPress treats a product name as HTML: it strips anything that looks like a tag
+        # and escapes a lone "&", "<" or ">". Sent escaped, the store shows what the POS holds.
+        body["name"] = html.escape(body["name"], quote=False)
     if "categories" in view:
         body["categories"] = [{"id": cid} for cid in view["categories"]]
-    if "tiers" in view:
-        # A null value deletes the meta entry on the store (recorded behaviour).
-        body["meta_data"] = [{"key": settings.tiers.meta_key, "value": view["tiers"]}]
+    if view.get("tiers") is not None:
+        # A product without tiers sends none; one whose tiers were removed gets the clear
+        # added by the sync (tiers.TierBook), which knows what the store holds from us.
+        if preset_in_use(settings.tiers) == TPT:
+            body.update(rules_payload(view["tiers"]))
+        else:
+            body["meta_data"] = [{"key": settings.tiers.meta_key, "value": view["tiers"]}]
     return body
 
 
 def store_view(obj: dict[str, Any], settings: WooCommerceSettings) -> dict[str, Any]:
     """The same fields as :func:`desired_view`, read from a store product object."""
     tiers_value = None
-    for meta in obj.get("meta_data") or []:
-        if isinstance(meta, dict) and meta.get("key") == settings.tiers.meta_key:
-            tiers_value = meta.get("value")
+    if preset_in_use(settings.tiers) == TPT:
+        # Read back as numbers ({"5": 27.5}); compared as decimals with what was sent.
+        tiers_value = canonical_rules(obj.get(RULES_FIELD))
+    else:
+        for meta in obj.get("meta_data") or []:
+            if isinstance(meta, dict) and meta.get("key") == settings.tiers.meta_key:
+                tiers_value = meta.get("value")
     view: dict[str, Any] = {
         "sku": obj.get("sku") or "",
         "name": html.unescape(str(obj.get("name") or "")),
@@ -135,8 +160,8 @@ def store_view(obj: dict[str, Any], settings: WooCommerceSettings) -> dict[str, 
         ),
         "tiers": tiers_value,
     }
-    for name in settings.store_authority:
-        view.pop(_view_key(name), None)
+    # Fields the store has authority over stay in: a change to them alone is a store-side
+    # change too, and that is how it reaches the POS.
     return view
 
 
@@ -172,6 +197,12 @@ def plan_product(
     view = desired_view(p, settings, pricing, category_id)
     digest = content_hash(view)
     if link_store_id is None:
+        # A new product starts with every field from the POS (a store with authority over the
+        # price must not get a product nobody can buy); the store's authority applies after.
+        if settings.store_authority:
+            view = desired_view(
+                p, settings.model_copy(update={"store_authority": []}), pricing, category_id
+            )
         payload = payload_from_view(view, settings)
         if p.manage_stock:
             payload["stock_quantity"] = max(0, p.on_hand - p.reserved)

@@ -74,6 +74,7 @@ from .oauth1 import oauth_params
 
 __all__ = [
     "API_PREFIX",
+    "address_differences",
     "MAX_BATCH",
     "AdaptiveBatchSize",
     "BatchResult",
@@ -90,6 +91,48 @@ __all__ = [
 ]
 
 log = logging.getLogger("woocommerce.client")
+
+REDACTED = "[redacted]"
+# httpcore's DEBUG lines print headers as (b'Name', b'value') pairs.
+HEADER_PAIR = re.compile(r"\(b'([^']*)', b'(?:[^'\\]|\\.)*'\)")
+
+
+def redact_url(url: Any) -> str:
+    """The URL with every query value hidden: the consumer key, the secret or a one-time
+    OAuth signature may ride in the query (plain-http stores)."""
+    parsed = httpx.URL(str(url))
+    if not parsed.query:
+        return str(parsed)
+    names = [name for name, _ in parsed.params.multi_items()]
+    query = "&".join(f"{name}={REDACTED}" for name in names)
+    return str(parsed.copy_with(query=None)) + "?" + query
+
+
+class RedactHttpLog(logging.Filter):
+    """Keeps keys, secrets and signatures out of httpx's and httpcore's log lines: httpx's
+    INFO line names the full URL, httpcore's DEBUG lines show header values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "httpx" and isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        elif record.name.startswith("httpcore"):
+            message = HEADER_PAIR.sub(rf"(b'\1', b'{REDACTED}')", record.getMessage())
+            record.msg, record.args = message, ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put :class:`RedactHttpLog` on the HTTP client's loggers (once)."""
+    names = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactHttpLog) for f in logger.filters):
+            logger.addFilter(RedactHttpLog())
+
+
+install_log_redaction()
 
 API_PREFIX = "/wp-json/wc/v3"
 #: WooCommerce rejects a batch with more than 100 objects (create + update + delete) with 413.
@@ -387,6 +430,11 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return not self.chunk_errors and not self.errors()
+
+    def auth_error(self) -> AuthError | None:
+        """The store's refusal of the credentials (a read-only key on a write, say), if a
+        request was refused on those grounds: no later request can do better."""
+        return next((e for e in self.chunk_errors if isinstance(e, AuthError)), None)
 
     def errors(self) -> list[tuple[str, int, Obj]]:
         """``(kind, index, error)`` for every failed item; kind is create/update/delete."""
@@ -1152,6 +1200,14 @@ class WooClient:
         values = await self.get_setting_values("tax")
         return str(values.get("woocommerce_prices_include_tax", "no")).lower() == "yes"
 
+    async def product_schema_fields(self) -> frozenset[str]:
+        """The product fields the store's REST schema lists (``OPTIONS /products``): its own
+        and those extensions add (a quantity-pricing extension's rules, for one)."""
+        body = await self.request("OPTIONS", "products")
+        schema = body.get("schema") if isinstance(body, dict) else None
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        return frozenset(properties) if isinstance(properties, dict) else frozenset()
+
     async def list_taxes(self, **filters: Any) -> list[Obj]:
         return await self.collect(self.iter_pages("taxes", {"orderby": "id", **filters}))
 
@@ -1346,6 +1402,8 @@ class WooClient:
         except StoreError as exc:
             check.error = exc
             check.problem, check.message = self._explain(exc)
+            if check.problem == "bad_signature":
+                check.message = self.explain_signature(exc, await self.store_home_url())
             return check
         try:
             status = await self.request("GET", "system_status", max_attempts=2)
@@ -1393,6 +1451,46 @@ class WooClient:
             + "."
         )
         return check
+
+    async def store_home_url(self) -> str | None:
+        """The store's own address (WordPress's home URL, which system status reports as
+        ``environment.home_url``), read from the public REST index: it needs no credentials,
+        so it can be read when the store refuses our signature. None when unreadable."""
+        try:
+            self.stats.requests += 1
+            response = await self._http.get(f"{self.store_url}/wp-json/")
+            body = orjson.loads(response.content) if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        home = body.get("home") if isinstance(body, dict) else None
+        return home if isinstance(home, str) and home.startswith(("http://", "https://")) else None
+
+    def explain_signature(self, exc: StoreError, home: str | None) -> str:
+        """A refused OAuth signature in words. WooCommerce checks the signature against its
+        own address, so a wrong consumer secret and a store URL that is not the store's own
+        address give the same answer: name both, and say which when the address settles it."""
+        words = f"The store said: {exc.message}"
+        if home is None:
+            return (
+                "The store rejected the OAuth signature. Either the consumer secret is wrong, "
+                "or the store URL is not the store's own address (WooCommerce checks signatures "
+                "against its own address: scheme, host, port and path must match); the store's "
+                f"own address could not be read to tell which. {words}"
+            )
+        differ = address_differences(self.store_url, home)
+        if differ:
+            return (
+                f"The store rejected the OAuth signature because its own address is {home} "
+                f"while the hub uses {self.store_url} ({', '.join(differ)} differ): WooCommerce "
+                "checks signatures against its own address. Set the store URL to "
+                f"{home.rstrip('/')} (or correct the WordPress and site address in WordPress "
+                f"> Settings > General); the consumer secret may be wrong too. {words}"
+            )
+        return (
+            "The store rejected the OAuth signature and its own address matches the store "
+            f"URL ({home}), so the consumer secret is wrong: copy it again from WooCommerce > "
+            f"Settings > Advanced > REST API (or create a new key). {words}"
+        )
 
     def _explain(self, exc: StoreError) -> tuple[str, str]:
         """A problem word and a sentence for a person, for a failed connection test."""
@@ -1497,6 +1595,23 @@ class SyncWooClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def address_differences(configured: str, home: str) -> list[str]:
+    """Which parts of two store addresses differ: scheme, host, port, path."""
+    a, b = urlsplit(configured), urlsplit(home)
+    default = {"http": 80, "https": 443}
+    found = []
+    if a.scheme.lower() != b.scheme.lower():
+        found.append("scheme")
+    if (a.hostname or "").lower() != (b.hostname or "").lower():
+        found.append("host")
+    ports = (a.port or default.get(a.scheme.lower()), b.port or default.get(b.scheme.lower()))
+    if ports[0] != ports[1] and (a.port, b.port) != (None, None):
+        found.append("port")
+    if a.path.rstrip("/") != b.path.rstrip("/"):
+        found.append("path")
+    return found
 
 
 def _date_header(headers: httpx.Headers) -> datetime | None:

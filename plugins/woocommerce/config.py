@@ -7,19 +7,28 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from hub.config import Strict
+from hub.api import Strict
 
 StoreField = Literal["name", "description", "price", "category"]
+
+
+TierPreset = Literal["auto", "tiered-pricing-table", "meta"]
 
 
 class TierMapping(Strict):
     """How the POS's quality-tier prices become the store's quantity-based prices.
 
-    WooCommerce has no quantity pricing of its own; quantity-pricing extensions read it from a
-    product meta entry. Each tier becomes one rule "from ``min_qty`` units, this unit price".
+    WooCommerce has no quantity pricing of its own; an extension shows it. Each tier becomes
+    one rule "from this many units, this unit price". ``preset`` says which extension:
+
+    - ``"tiered-pricing-table"``: "Tiered Pricing Table for WooCommerce" (wordpress.org slug
+      ``tier-pricing-table``), through the product fields it adds to the REST API;
+    - ``"meta"``: a product meta entry (``meta_key``, in ``format``) for another extension;
+    - ``"auto"``: the first when the store's products schema lists its fields, else ``"meta"``.
     """
 
-    meta_key: str = Field(default="pos_price_tiers", min_length=1)
+    preset: TierPreset = "auto"
+    meta_key: str = Field(default="pos_price_tiers", min_length=1, max_length=255)
     # "list": [{"min_qty": 5, "price": "27.50"}, ...]   "object": {"5": "27.50", ...}
     format: Literal["list", "object"] = "list"
     aa: int = Field(default=5, ge=2)
@@ -91,6 +100,18 @@ class WooCommerceSettings(Strict):
         "failed",
     ]
 
+    # Store statuses in which an imported order holds no POS stock: entering one gives the
+    # order's stock back (once), leaving it for another status takes it again. WooCommerce
+    # reduces stock when an order is paid or put on hold and restores it on these.
+    restock_order_statuses: list[str] = [
+        "pending",
+        "cancelled",
+        "refunded",
+        "failed",
+        "checkout-draft",
+        "trash",
+    ]
+
     # Inventory push (the POS is authoritative for stock).
     # Push on hand minus what open POS orders reserve, rather than on hand.
     push_available_to_sell: bool = True
@@ -100,7 +121,8 @@ class WooCommerceSettings(Strict):
     max_drop_units: int | None = Field(default=50, ge=1)
     max_drop_percent: int | None = Field(default=90, ge=1, le=100)
     # A POS stock change whose reason starts with one of these confirms the new level
-    # (a shelf count, a till sale, an imported order); "bulk upsert" or "adjustment" do not.
+    # (an admin's shelf count, a till sale, an imported order); "bulk upsert" or "adjustment"
+    # do not, and nor does anything a staff user counts, sets or adjusts.
     confirming_reasons: list[str] = ["count", "sale", "order", "woocommerce", "online"]
     # Stock changes in the POS are collected this long, then pushed in one go.
     inventory_debounce_seconds: float = Field(default=1.0, ge=0, le=60)
@@ -126,6 +148,20 @@ class WooCommerceSettings(Strict):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("import_order_statuses", "restock_order_statuses")
+    @classmethod
+    def order_statuses(cls, value: list[str]) -> list[str]:
+        # Store status slugs ("on-hold"), compared as they are: a typo would silently never match.
+        cleaned = [status.strip() for status in value]
+        for status in cleaned:
+            if (
+                not status
+                or len(status) > 40
+                or not status.replace("-", "").replace("_", "").isalnum()
+            ):
+                raise ValueError(f"{status!r} is not a store order status (like 'on-hold')")
+        return cleaned
 
     @property
     def webhooks_wanted(self) -> bool:

@@ -16,10 +16,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.config import mask
-from hub.context import Hub
-from hub.web.auth import requires
-from hub.web.jsonio import JSONError, read_model
+from hub.api import (
+    DEFAULT_BODY_LIMIT,
+    Hub,
+    JSONError,
+    accepts,
+    current,
+    mask,
+    read_body,
+    read_model,
+    requires,
+)
 from plugins.woocommerce.client import ConnectionCheck
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.inventory import auto_correct_on
@@ -30,6 +37,7 @@ from plugins.woocommerce.store import (
     set_state,
     settings_of,
 )
+from plugins.woocommerce.tiers import count_tiered_products, describe_tiers
 
 PREFIX = "/api/integrations/woocommerce"
 
@@ -52,9 +60,9 @@ class TestIn(BaseModel):
     """Test values before saving them; anything left out comes from the saved settings."""
 
     model_config = ConfigDict(extra="forbid")
-    store_url: str | None = None
-    consumer_key: str | None = None
-    consumer_secret: str | None = None
+    store_url: str | None = Field(default=None, max_length=500)
+    consumer_key: str | None = Field(default=None, max_length=200)
+    consumer_secret: str | None = Field(default=None, max_length=200)
     auth: Literal["auto", "basic", "oauth1"] | None = None
 
 
@@ -143,7 +151,9 @@ def save_settings(hub: Hub, change: SettingsIn) -> dict[str, Any]:
     return settings_view(hub)
 
 
-async def run_test(settings: WooCommerceSettings) -> dict[str, Any]:
+async def run_test(settings: WooCommerceSettings, tiered_products: int = 0) -> dict[str, Any]:
+    """Test Connection; ``tiered_products`` (POS products with tier prices) decides whether
+    a store that will show no tier prices is worth a warning."""
     if not settings.configured:
         return {
             "ok": False,
@@ -153,6 +163,9 @@ async def run_test(settings: WooCommerceSettings) -> dict[str, Any]:
     try:
         async with make_client(settings) as client:
             result: ConnectionCheck = await client.test_connection()
+            tiers = (
+                await describe_tiers(client, settings.tiers, tiered_products) if result.ok else None
+            )
     except ValueError as exc:  # an unusable URL
         return {"ok": False, "problem": "invalid_settings", "message": str(exc)}
     words = auth_words(result.auth_mode, settings.store_url)
@@ -169,6 +182,8 @@ async def run_test(settings: WooCommerceSettings) -> dict[str, Any]:
         "currency": result.currency,
         "prices_include_tax": result.prices_include_tax,
         "can_write": result.can_write,
+        "tiers": tiers,
+        "warnings": [tiers["warning"]] if tiers and tiers["warning"] else [],
     }
 
 
@@ -178,18 +193,48 @@ def routes(hub: Hub) -> list[BaseRoute]:
         return JSONResponse(await run_in_threadpool(settings_view, hub))
 
     @requires("admin")
+    @accepts(SettingsIn)
     async def put_settings(request: Request) -> Response:
         """Change connection settings; effective at once, no restart."""
         body = await read_model(request, SettingsIn)
         return JSONResponse(await run_in_threadpool(save_settings, hub, body))
 
+    @accepts(TestIn, optional=True)
     async def test_connection(request: Request) -> Response:
-        """Test Connection: says in words what is wrong, or the store's version and settings."""
-        raw = await request.body()
+        """Test Connection: says in words what is wrong, or the store's version and settings.
+
+        Anyone logged in may test the saved settings as they are. Testing other values is for
+        admins only, and the saved key and secret are only ever sent to the saved store URL:
+        a different URL must come with its own key and secret. Otherwise a staff login could
+        send the saved credentials to a host of its choosing (or use this as a port scanner).
+        """
+        raw = await read_body(request, DEFAULT_BODY_LIMIT)
         body = await read_model(request, TestIn) if raw.strip() else TestIn()
         settings = await run_in_threadpool(settings_of, hub)
         given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v}
         if given:
+            principal = current(request)
+            if principal is None or not principal.is_admin:
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "forbidden",
+                            "message": "testing values other than the saved settings needs "
+                            "the admin role; send an empty body to test the saved settings",
+                        }
+                    },
+                    status_code=403,
+                )
+            if given.get("store_url", settings.store_url).rstrip("/") != (
+                settings.store_url.rstrip("/")
+            ) and not (given.get("consumer_key") and given.get("consumer_secret")):
+                raise JSONError(
+                    422,
+                    "invalid_input",
+                    "consumer_secret: the saved key and secret are only sent to the saved "
+                    "store URL; to test another URL, enter its consumer key and secret too",
+                    "consumer_secret",
+                )
             data = settings.model_dump()
             data["consumer_secret"] = settings.consumer_secret.get_secret_value()
             data.update(given)
@@ -199,7 +244,8 @@ def routes(hub: Hub) -> list[BaseRoute]:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"]) or "body"
                 raise JSONError(422, "invalid_input", f"{field}: {err['msg']}", field) from None
-        return JSONResponse(await run_test(settings))
+        tiered = await run_in_threadpool(count_tiered_products, hub)
+        return JSONResponse(await run_test(settings, tiered))
 
     return [
         Route(f"{PREFIX}/settings", get_settings, methods=["GET"]),

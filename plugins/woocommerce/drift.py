@@ -21,10 +21,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from hub.context import Hub
-from hub.db import utcnow
-from hub.jobs import Priority
-from hub.models import Product, StockLevel
+from hub.api import ChunkLease, Hub, Lease, Priority, catalogue_tables, utcnow
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
 from plugins.woocommerce.client_errors import AuthError, StoreError
 from plugins.woocommerce.config import WooCommerceSettings
@@ -36,9 +33,11 @@ from plugins.woocommerce.inventory import (
 from plugins.woocommerce.pricing import StorePricing
 from plugins.woocommerce.store import (
     EventLog,
+    add_request_counts,
     get_state,
     make_client,
     read_pricing,
+    record_corrections,
     record_event,
     set_state,
 )
@@ -48,6 +47,9 @@ from plugins.woocommerce.tables import (
     HeldStock,
     ProductLink,
     StockConfirmation,
+    listed_on_channel,
+    listing_table,
+    store_id_of,
 )
 
 KIND = "woocommerce.drift_scan"
@@ -56,7 +58,15 @@ SCAN_FIELDS = "id,sku,type,status,manage_stock,stock_quantity,regular_price,date
 
 
 def request_scan(hub: Hub, trigger: str = "schedule", supersede: bool = False) -> tuple[Any, bool]:
-    job, created = hub.jobs.request(KIND, trigger=trigger, supersede=supersede)
+    # The ledger keeps the task: a scan whose worker died is run again from the start once
+    # its lease runs out (a scan reads the store afresh, so running it twice is harmless).
+    job, created = hub.jobs.request(
+        KIND,
+        trigger=trigger,
+        supersede=supersede,
+        task=hub.task_name(SCAN_TASK),
+        priority=Priority.INVENTORY,
+    )
     if created:
         hub.enqueue(SCAN_TASK, job.id, priority=Priority.INVENTORY)
     return job, created
@@ -70,12 +80,20 @@ def drift_scan_periodic(hub: Hub) -> None:
         request_scan(hub, "schedule")
 
 
-def drift_scan_task(hub: Hub, job_id: int) -> None:
-    """Task: run one scan job (a scan is short: one task)."""
+def drift_scan_task(hub: Hub, job_id: int, generation: int | None = None) -> None:
+    """Task: run one scan job (a scan is short: one task), or take over one whose worker
+    died (``generation`` is the core's takeover call; the claim decides either way)."""
+
+    lease = hub.jobs.claim(job_id)
+    if not isinstance(lease, Lease):
+        return
+    with ChunkLease(hub, lease):  # renewed while the scan waits on a slow store
+        scan_now(hub, job_id)
+
+
+def scan_now(hub: Hub, job_id: int) -> None:
     from plugins.woocommerce.store import settings_of
 
-    if hub.jobs.claim(job_id) is None:
-        return
     settings = settings_of(hub)
     if not settings.configured:
         hub.jobs.finish(job_id, "failed", {"reason": "not configured"})
@@ -133,12 +151,18 @@ class DriftScan:
         self.errors: list[tuple[str | None, str]] = []
         self.auto_correct = auto_correct_on(hub, settings)
         self.client: WooClient | None = None
+        self.order_requests: list[dict[str, int]] = []
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
     def result(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "auto_correct": self.auto_correct}
+        current = self.client.stats.as_dict() if self.client is not None else None
+        return {
+            "counts": dict(self.counts),
+            "auto_correct": self.auto_correct,
+            "client": add_request_counts(current, *self.order_requests),
+        }
 
     async def run(self) -> None:
         async with make_client(self.settings, self.events) as client:
@@ -217,8 +241,10 @@ class DriftScan:
     def load(self, listed: dict[str, dict[str, Any]]) -> list[Seen]:
         """Linked products that the store lists, with the POS's view of them."""
         link = ProductLink.__table__  # type: ignore[attr-defined]
-        product = Product.__table__  # type: ignore[attr-defined]
-        stock = StockLevel.__table__  # type: ignore[attr-defined]
+        tables = catalogue_tables()
+        product, stock = tables.product, tables.stock
+        listing = listing_table()
+        store_col = store_id_of(listing)
         keys = list(listed)
         seen: list[Seen] = []
         with self.hub.session() as s:
@@ -227,24 +253,23 @@ class DriftScan:
                 query = (
                     sa_select(
                         link.c.sku,
-                        link.c.store_id,
+                        store_col,
                         link.c.pushed_stock,
-                        link.c.status,
+                        listing.c.status,
                         product.c.manage_stock,
                         product.c.price,
                         stock.c.on_hand,
                         stock.c.reserved,
                     )
                     .select_from(
-                        link.join(product, product.c.sku == link.c.sku).join(
-                            stock, stock.c.product_id == product.c.id
-                        )
+                        link.join(product, product.c.sku == link.c.sku)
+                        .join(listing, listed_on_channel(product, listing))
+                        .join(stock, stock.c.product_id == product.c.id)
                     )
                     .where(
                         func.lower(link.c.sku).in_(part),
-                        link.c.store_id.is_not(None),
+                        store_col.is_not(None),
                         product.c.active.is_(True),
-                        product.c.sync_to_woocommerce.is_(True),
                     )
                 )
                 for row in s.execute(query).all():
@@ -277,8 +302,9 @@ class DriftScan:
         except ImportError:
             self.errors.append((None, "order import is not available: sales cannot explain"))
             return
-        await asyncio.to_thread(import_recent_orders, self.hub)
+        result = await asyncio.to_thread(import_recent_orders, self.hub)
         self.count("order_imports")
+        self.order_requests.append(result.get("client") or {})
 
     def already_logged(self, s: Session, sku: str, field_name: str, value: str) -> int | None:
         """An open (uncorrected, unexplained) entry for the same difference: a difference
@@ -312,7 +338,7 @@ class DriftScan:
         entries: list[tuple[Seen, ChangeLogEntry]] = []
         explained_ok: list[tuple[str, int]] = []
         with self.hub.session() as s:
-            orders = InventoryPush.explaining_orders(s, [x.sku for x in drifted])
+            orders = InventoryPush.explaining_orders(s, self.hub.pos, [x.sku for x in drifted])
             confirmed = InventoryPush.confirmations(s, [x.sku for x in drifted])
             for x in drifted:
                 order, moved = orders.get(x.sku, (None, 0))
@@ -392,6 +418,9 @@ class DriftScan:
                 ],
             )
             done: list[tuple[str, int]] = []
+            refused = outcome.auth_error()
+            if refused is not None:
+                raise refused
             at = utcnow()
             for (x, entry), item in zip(writes, outcome.update, strict=True):
                 if is_item_error(item):
@@ -406,6 +435,16 @@ class DriftScan:
                 InventoryPush.save_pushed(s, done)
                 s.commit()
         self.save_entries([entry for _, entry in entries])
+        if writes:
+            # Older entries of the same SKUs (another value seen earlier) are put right too.
+            with self.hub.session() as s:
+                record_corrections(
+                    s,
+                    "stock",
+                    {x.sku: str(x.wanted) for x, e in writes if e.corrected_at},
+                    "the scan",
+                )
+                s.commit()
         with self.hub.session() as s:
             InventoryPush.save_held(s, held)
             s.commit()
@@ -440,6 +479,9 @@ class DriftScan:
                 "products",
                 update=[{"id": x.store_id, "regular_price": price} for x, _, price in entries],
             )
+            refused = outcome.auth_error()
+            if refused is not None:
+                raise refused
             at = utcnow()
             for (x, entry, price), item in zip(entries, outcome.update, strict=True):
                 if is_item_error(item):
@@ -450,6 +492,11 @@ class DriftScan:
                 entry.outcome = f"price set back to {price}"
                 self.count("corrected")
         self.save_entries([entry for _, entry, _ in entries])
+        with self.hub.session() as s:
+            record_corrections(
+                s, "price", {x.sku: p for x, e, p in entries if e.corrected_at}, "the scan"
+            )
+            s.commit()
 
 
 def drift_summary(hub: Hub, hours: int = 24) -> dict[str, Any]:

@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import html
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.db import utcnow
-from hub.models import Product
-from hub.web.auth import requires
-from hub.web.jsonio import JSONError, read_model
+from hub.api import INT_MAX, Hub, JSONError, Outcome, accepts, read_model, requires, utcnow
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
 from plugins.woocommerce.client_errors import StoreError
+from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import make_client, record_event, set_state, settings_of
-from plugins.woocommerce.tables import PENDING, ProductLink
+from plugins.woocommerce.tables import CHANNEL, PENDING, ProductLink
 
 PREFIX = "/api/integrations/woocommerce"
 FIELDS = "id,sku,name,status,type"
@@ -62,13 +57,12 @@ async def store_products(client: WooClient, concurrency: int) -> list[dict[str, 
 
 
 def build_report(hub: Hub, products: list[dict[str, Any]]) -> dict[str, Any]:
-    with hub.session() as s:
-        pos_skus = {sku.lower() for sku in s.exec(select(Product.sku)).all()}
-        links = {
-            int(link.store_id): link.sku
-            for link in s.exec(select(ProductLink).where(col(ProductLink.store_id).is_not(None)))
-            if link.store_id is not None
-        }
+    store_skus = [str(obj.get("sku") or "").strip() for obj in products]
+    pos_skus = {sku.lower() for sku in hub.pos.get_products([s for s in store_skus if s])}
+    ids = [str(obj.get("id")) for obj in products if obj.get("id")]
+    links = {
+        int(store_id): sku for store_id, sku in hub.channels.by_external_ids(CHANNEL, ids).items()
+    }
     without_sku, unknown = [], []
     by_name: dict[str, list[dict[str, Any]]] = {}
     for obj in products:
@@ -107,8 +101,19 @@ def build_report(hub: Hub, products: list[dict[str, Any]]) -> dict[str, Any]:
     return report
 
 
-async def duplicates_report(hub: Hub) -> dict[str, Any]:
+class NotConfigured(Exception):
+    """No store URL and keys yet: there is no store to read."""
+
+
+async def configured_settings(hub: Hub) -> WooCommerceSettings:
     settings = await run_in_threadpool(settings_of, hub)
+    if not settings.configured:
+        raise NotConfigured("the store is not configured: store URL and API keys needed")
+    return settings
+
+
+async def duplicates_report(hub: Hub) -> dict[str, Any]:
+    settings = await configured_settings(hub)
     async with make_client(settings) as client:
         products = await store_products(client, settings.max_concurrency)
     return await run_in_threadpool(build_report, hub, products)
@@ -124,7 +129,7 @@ async def merge(hub: Hub, keep: int, drop: list[int]) -> dict[str, Any]:
     """Keep store product ``keep``, draft ``drop``, and link the POS SKU to ``keep``."""
     if keep in drop:
         raise MergeError(422, "drop: must not contain the product to keep", "drop")
-    settings = await run_in_threadpool(settings_of, hub)
+    settings = await configured_settings(hub)
     async with make_client(settings) as client:
         ids = [keep, *drop]
         found = await client.get(
@@ -139,9 +144,8 @@ async def merge(hub: Hub, keep: int, drop: list[int]) -> dict[str, Any]:
             )
 
         def links() -> dict[int, str]:
-            with hub.session() as s:
-                rows = s.exec(select(ProductLink).where(col(ProductLink.store_id).in_(ids))).all()
-                return {int(r.store_id): r.sku for r in rows if r.store_id is not None}
+            found = hub.channels.by_external_ids(CHANNEL, [str(i) for i in ids])
+            return {int(store_id): sku for store_id, sku in found.items()}
 
         linked = await run_in_threadpool(links)
         skus = {sku.lower(): sku for sku in linked.values()}
@@ -157,10 +161,7 @@ async def merge(hub: Hub, keep: int, drop: list[int]) -> dict[str, Any]:
             own = str(by_id[keep].get("sku") or "")
 
             def known(value: str) -> str | None:
-                with hub.session() as s:
-                    return s.exec(
-                        select(Product.sku).where(func.lower(Product.sku) == value.lower())
-                    ).first()
+                return next(iter(hub.pos.get_products([value])), None)
 
             sku = await run_in_threadpool(known, own) if own else None
         keep_sku = str(by_id[keep].get("sku") or "")
@@ -184,14 +185,12 @@ async def merge(hub: Hub, keep: int, drop: list[int]) -> dict[str, Any]:
             return
         with hub.session() as s:
             row = s.get(ProductLink, sku) or ProductLink(sku=sku)
-            row.store_id, row.pushed_hash, row.pushed_stock = keep, None, None
+            row.pushed_hash, row.pushed_stock = None, None
             row.store_hash, row.store_modified = None, None
-            row.status = PENDING
-            row.message = (
-                f"merged: kept store product #{keep}, drafted #{', #'.join(map(str, drop))}"
-            )
             row.updated_at = utcnow()
             s.add(row)
+            message = f"merged: kept store product #{keep}, drafted #{', #'.join(map(str, drop))}"
+            hub.channels.record(CHANNEL, [Outcome(sku, PENDING, message, str(keep))], session=s)
             s.commit()
 
     await run_in_threadpool(relink)
@@ -209,8 +208,8 @@ async def merge(hub: Hub, keep: int, drop: list[int]) -> dict[str, Any]:
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    keep: int = Field(gt=0)
-    drop: list[int] = Field(min_length=1, max_length=50)
+    keep: int = Field(gt=0, le=INT_MAX)
+    drop: list[Annotated[int, Field(gt=0, le=INT_MAX)]] = Field(min_length=1, max_length=50)
 
 
 def routes(hub: Hub) -> list[BaseRoute]:
@@ -218,10 +217,13 @@ def routes(hub: Hub) -> list[BaseRoute]:
         """The duplicates report, read from the store now."""
         try:
             return JSONResponse(await duplicates_report(hub))
+        except NotConfigured as exc:
+            raise JSONError(409, "not_configured", str(exc)) from None
         except StoreError as exc:
             raise JSONError(502, "store_error", f"the store could not be read: {exc}") from None
 
     @requires("admin")
+    @accepts(MergeIn)
     async def merge_route(request: Request) -> Response:
         """Merge: keep one store product, relink the mapping, draft the others."""
         body = await read_model(request, MergeIn)
@@ -229,6 +231,8 @@ def routes(hub: Hub) -> list[BaseRoute]:
             return JSONResponse(await merge(hub, body.keep, body.drop))
         except MergeError as exc:
             raise JSONError(exc.status, "merge_refused", exc.message, exc.field) from None
+        except NotConfigured as exc:
+            raise JSONError(409, "not_configured", str(exc)) from None
         except StoreError as exc:
             raise JSONError(502, "store_error", f"the store refused: {exc}") from None
 

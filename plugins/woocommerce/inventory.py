@@ -33,22 +33,44 @@ from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
-from hub.context import Hub
-from hub.db import upsert, utcnow
-from hub.jobs import Priority
-from hub.models import Product, StockLevel
-from hub.types import StockChange
+from hub.api import (
+    ChunkedJob,
+    ChunkLease,
+    Hub,
+    JobEngine,
+    Outcome,
+    Pos,
+    Priority,
+    StockChange,
+    catalogue_tables,
+    request_job,
+    run_chunk,
+    upsert,
+    utcnow,
+)
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
 from plugins.woocommerce.client_errors import AuthError, RateLimited, StoreUnavailable
 from plugins.woocommerce.config import WooCommerceSettings
-from plugins.woocommerce.store import EventLog, get_state, make_client, set_state
-from plugins.woocommerce.store_jobs import StoreJobEngine, Superseded, run_store_job
+from plugins.woocommerce.store import (
+    EventLog,
+    add_request_counts,
+    get_state,
+    make_client,
+    record_corrections,
+    set_state,
+    settings_of,
+)
+from plugins.woocommerce.store_jobs import paused_event, store_error, store_ready
 from plugins.woocommerce.tables import (
+    CHANNEL,
     PENDING,
     ChangeLogEntry,
     HeldStock,
     ProductLink,
     StockConfirmation,
+    listed_on_channel,
+    listing_table,
+    store_id_of,
 )
 
 log = logging.getLogger("hub.plugin.woocommerce.inventory")
@@ -87,10 +109,7 @@ def request_push(
     params: dict[str, Any] = {"full": full}
     if skus:
         params["skus"] = sorted(set(skus))
-    job, created = hub.jobs.request(KIND, trigger=trigger, params=params, supersede=supersede)
-    if created:
-        hub.enqueue(CHUNK_TASK, job.id, None, priority=Priority.INVENTORY)
-    return job, created
+    return request_job(hub, PUSH_JOB, params=params, trigger=trigger, supersede=supersede)
 
 
 def schedule_stock_push(hub: Hub) -> bool:
@@ -122,15 +141,19 @@ def inventory_push_periodic(hub: Hub) -> None:
 
 
 def record_confirmations(hub: Hub, changes: list[StockChange]) -> None:
-    """Remember POS levels that a count, a sale or an imported order confirmed.
+    """Remember POS levels that an admin's count, a sale or an imported order confirmed.
 
     The guard lets a zero or a large drop through only when the POS level it would write was
-    confirmed this way (or by an admin, see :func:`confirm_held`).
+    confirmed this way (or by an admin, see :func:`confirm_held`). A count, set or adjustment
+    made by a staff user confirms nothing, whatever its reason says: releasing a held write is
+    an admin's decision.
     """
     from plugins.woocommerce.store import settings_of
 
     prefixes = tuple(r.lower() for r in settings_of(hub).confirming_reasons)
-    confirmed = [c for c in changes if c.reason.lower().startswith(prefixes)]
+    confirmed = [
+        c for c in changes if c.reason.lower().startswith(prefixes) and c.role in (None, "admin")
+    ]
     if not confirmed:
         return
     now = utcnow()
@@ -154,13 +177,11 @@ def confirm_held(hub: Hub, skus: list[str], who: str) -> tuple[list[str], Any]:
         if skus:
             query = query.where(col(HeldStock.sku).in_(skus))
         held = [h.sku for h in s.exec(query).all()]
-        levels = dict(
-            s.exec(
-                select(Product.sku, StockLevel.on_hand)
-                .join(StockLevel, col(StockLevel.product_id) == col(Product.id))
-                .where(col(Product.sku).in_(held))
-            ).all()
-        )
+        levels = {
+            sku: product["stock"]
+            for sku, product in hub.pos.get_products(held).items()
+            if product["stock"] is not None
+        }
         for sku in held:
             row = s.get(StockConfirmation, sku) or StockConfirmation(sku=sku, on_hand=0)
             row.on_hand = int(levels.get(sku, 0))
@@ -176,37 +197,37 @@ def confirm_held(hub: Hub, skus: list[str], who: str) -> tuple[list[str], Any]:
 # --- the chunk task -----------------------------------------------------------------------
 
 
-def inventory_push_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
-    """Task: run an inventory push job (resumed after a pause with its lease)."""
+def inventory_push_chunk(hub: Hub, job_id: int, generation: int | None = None) -> None:
+    """Task: run an inventory push job (resumed after a pause, or taken over, by the runner)."""
+    run_chunk(hub, PUSH_JOB, job_id, generation)
 
-    def complete(engine: StoreJobEngine) -> None:
-        assert isinstance(engine, InventoryPush)
-        ledger = hub.jobs
-        ledger.heartbeat(job_id, done=engine.counts.get("checked", 0), phase="finished")
-        result = engine.result()
-        status = "failed" if engine.counts.get("failed") else "succeeded"
-        if not ledger.finish(job_id, status, result):
-            return
-        if engine.new_mark:
-            set_state(hub, "inventory.store_mark", engine.new_mark)
-        if status == "succeeded":
-            set_state(hub, "inventory.last_success", utcnow().isoformat())
-        set_state(hub, "inventory.last_result", {"job": job_id, "status": status, **result})
-        # Levels that moved after this job read them (it coalesced the requests they made):
-        # push them in a follow-up job.
-        if engine.moved_since_start():
-            request_push(hub, trigger="changes during a push")
 
-    run_store_job(
-        hub,
-        job_id,
-        lease,
-        task=CHUNK_TASK,
-        priority=Priority.INVENTORY,
-        label="inventory push",
-        make_engine=lambda settings, job, events: InventoryPush(hub, settings, job, events),
-        on_complete=complete,
-    )
+def push_finished(hub: Hub, engine: JobEngine, succeeded: bool) -> None:
+    assert isinstance(engine, InventoryPush)
+    result = engine.result()
+    if engine.new_mark:
+        set_state(hub, "inventory.store_mark", engine.new_mark)
+    if succeeded:
+        set_state(hub, "inventory.last_success", utcnow().isoformat())
+    status = "succeeded" if succeeded else "failed"
+    set_state(hub, "inventory.last_result", {"job": engine.job_id, "status": status, **result})
+    # Levels that moved after this job read them (it coalesced the requests they made):
+    # push them in a follow-up job.
+    if engine.moved_since_start():
+        request_push(hub, trigger="changes during a push")
+
+
+PUSH_JOB = ChunkedJob(
+    kind=KIND,
+    task=CHUNK_TASK,
+    priority=Priority.INVENTORY,
+    label="inventory push",
+    engine=lambda hub, job, lease: InventoryPush(hub, settings_of(hub), job, lease=lease),
+    on_error=store_error,
+    on_complete=push_finished,
+    ready=store_ready,
+    on_pause=paused_event("inventory push"),
+)
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -234,10 +255,16 @@ class Round:
 
 class InventoryPush:
     def __init__(
-        self, hub: Hub, settings: WooCommerceSettings, job: Any, events: EventLog | None = None
+        self,
+        hub: Hub,
+        settings: WooCommerceSettings,
+        job: Any,
+        events: EventLog | None = None,
+        lease: ChunkLease | None = None,
     ) -> None:
         self.hub = hub
         self.settings = settings
+        self.lease = lease
         self.job_id: int = job.id
         self.full = bool(job.params.get("full"))
         self.only: list[str] = list(job.params.get("skus") or [])
@@ -251,33 +278,48 @@ class InventoryPush:
         self.mark: str | None = get_state(hub, "inventory.store_mark")
         self.new_mark: str | None = None
         self.written_skus: set[str] = set()
+        self.order_requests: list[dict[str, int]] = []
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
     def result(self) -> dict[str, Any]:
         out: dict[str, Any] = {"full": self.full, "counts": dict(self.counts)}
-        if self.client is not None:
-            out["client"] = self.client.stats.as_dict()
+        if self.client is not None or self.order_requests:
+            # The order imports it runs make their own requests: they count here too.
+            current = self.client.stats.as_dict() if self.client is not None else None
+            out["client"] = add_request_counts(current, *self.order_requests)
         return out
 
     def beat(self, phase: str) -> None:
-        ok = self.hub.jobs.heartbeat(
-            self.job_id,
-            done=self.counts.get("checked", 0),
-            failed=self.counts.get("failed", 0),
-            phase=phase,
-            cursor=self.cursor,
-        )
-        if not ok:
-            raise Superseded()
+        progress: dict[str, Any] = {
+            "done": self.counts.get("checked", 0),
+            "failed": self.counts.get("failed", 0),
+            "phase": phase,
+            "cursor": self.cursor,
+        }
+        if self.lease is not None:
+            self.lease.beat(**progress)
+        else:
+            self.hub.jobs.heartbeat(self.job_id, **progress)
+
+    def check(self) -> None:
+        """Before a write: Fenced when this chunk no longer holds the job."""
+        if self.lease is not None:
+            self.lease.check()
 
     # -- a job: rounds until the POS stops moving under us ------------------------------
 
-    async def run_task(self) -> bool:
+    async def run_chunk(self) -> bool:
         """An inventory push completes in one task (its rounds are short)."""
         await self.run()
         return True
+
+    def unresolved(self) -> tuple[int, int]:
+        return 0, self.counts.get("failed", 0)
+
+    def close(self) -> None:
+        self.events.flush(self.hub)
 
     def progress(self) -> dict[str, Any]:
         return {"done": self.counts.get("checked", 0), "phase": "pushing stock"}
@@ -400,13 +442,14 @@ class InventoryPush:
         """The products this round looks at: those the POS changed, those the store changed,
         and (first round) the ones the job was asked for."""
         link = ProductLink.__table__  # type: ignore[attr-defined]
+        store_col = store_id_of(listing_table())
         rows: dict[str, tuple[str, int, int | None]] = {}
         wanted_expr = self.wanted_expr()
         dirty = (
-            sa_select(link.c.sku, link.c.store_id, link.c.pushed_stock)
+            sa_select(link.c.sku, store_col, link.c.pushed_stock)
             .select_from(self.joined())
             .where(
-                link.c.store_id.is_not(None),
+                store_col.is_not(None),
                 or_(link.c.pushed_stock.is_(None), link.c.pushed_stock != wanted_expr),
             )
         )
@@ -416,9 +459,9 @@ class InventoryPush:
             rows[sku.lower()] = (sku, store_id, pushed)
         if self.only and first:
             query = (
-                sa_select(link.c.sku, link.c.store_id, link.c.pushed_stock)
+                sa_select(link.c.sku, store_col, link.c.pushed_stock)
                 .select_from(self.joined())
-                .where(link.c.store_id.is_not(None), link.c.sku.in_(self.only))
+                .where(store_col.is_not(None), link.c.sku.in_(self.only))
             )
             for sku, store_id, pushed in s.execute(query).all():
                 rows[sku.lower()] = (sku, store_id, pushed)
@@ -427,9 +470,9 @@ class InventoryPush:
             for start in range(0, len(keys), 500):
                 part = keys[start : start + 500]
                 query = (
-                    sa_select(link.c.sku, link.c.store_id, link.c.pushed_stock)
+                    sa_select(link.c.sku, store_col, link.c.pushed_stock)
                     .select_from(self.joined())
-                    .where(link.c.store_id.is_not(None), func.lower(link.c.sku).in_(part))
+                    .where(store_col.is_not(None), func.lower(link.c.sku).in_(part))
                 )
                 for sku, store_id, pushed in s.execute(query).all():
                     rows[sku.lower()] = (sku, store_id, pushed)
@@ -445,20 +488,24 @@ class InventoryPush:
     def joined(self) -> Any:
         """Links of products whose stock the store manages and the POS sends."""
         link = ProductLink.__table__  # type: ignore[attr-defined]
-        product = Product.__table__  # type: ignore[attr-defined]
-        stock = StockLevel.__table__  # type: ignore[attr-defined]
-        return link.join(
-            product,
-            and_(
-                product.c.sku == link.c.sku,
-                product.c.manage_stock.is_(True),
-                product.c.active.is_(True),
-                product.c.sync_to_woocommerce.is_(True),
-            ),
-        ).join(stock, stock.c.product_id == product.c.id)
+        tables = catalogue_tables()
+        product, stock = tables.product, tables.stock
+        listing = listing_table()
+        return (
+            link.join(
+                product,
+                and_(
+                    product.c.sku == link.c.sku,
+                    product.c.manage_stock.is_(True),
+                    product.c.active.is_(True),
+                ),
+            )
+            .join(listing, listed_on_channel(product, listing))
+            .join(stock, stock.c.product_id == product.c.id)
+        )
 
     def wanted_expr(self) -> Any:
-        stock = StockLevel.__table__  # type: ignore[attr-defined]
+        stock = catalogue_tables().stock
         level = (
             stock.c.on_hand - stock.c.reserved
             if self.settings.push_available_to_sell
@@ -492,8 +539,8 @@ class InventoryPush:
                     item.store, item.store_read = _stock_of(obj), True
 
     def read_pos(self, s: Session, round_: Round) -> None:
-        product = Product.__table__  # type: ignore[attr-defined]
-        stock = StockLevel.__table__  # type: ignore[attr-defined]
+        tables = catalogue_tables()
+        product, stock = tables.product, tables.stock
         skus = list(round_.items)
         for start in range(0, len(skus), 500):
             part = skus[start : start + 500]
@@ -517,6 +564,7 @@ class InventoryPush:
             return None
         result = await asyncio.to_thread(import_recent_orders, self.hub)
         self.count("order_imports")
+        self.order_requests.append(result.get("client") or {})
         return result
 
     # -- deciding -----------------------------------------------------------------------
@@ -531,7 +579,7 @@ class InventoryPush:
         unexplained = set(round_.unexplained)
         with self.hub.session() as s:
             confirmed = self.confirmations(s, list(round_.items))
-            explained_by = self.explaining_orders(s, [k for k in unexplained])
+            explained_by = self.explaining_orders(s, self.hub.pos, [k for k in unexplained])
         for item in round_.items.values():
             current = item.store if item.store_read else item.pushed
             if item.sku in unexplained and item.pushed is not None:
@@ -583,6 +631,7 @@ class InventoryPush:
                 continue
             released.append(item.sku)
             writes.append(item)
+        self.check()
         with self.hub.session() as s:
             if released:
                 s.exec(delete(HeldStock).where(col(HeldStock.sku).in_(released)))  # type: ignore[call-overload]
@@ -615,26 +664,24 @@ class InventoryPush:
         return found
 
     @staticmethod
-    def explaining_orders(s: Session, skus: list[str]) -> dict[str, tuple[str, int]]:
+    def explaining_orders(s: Session, pos: Pos, skus: list[str]) -> dict[str, tuple[str, int]]:
         """Per SKU: the newest store order that moved its POS stock since we last wrote it,
-        and the total those orders moved (order import's log of stock moves)."""
+        and the total those orders moved (the core's log of imported orders' stock moves)."""
         if not skus:
             return {}
-        from plugins.woocommerce.tables import OrderStockMove
-
-        move = OrderStockMove.__table__  # type: ignore[attr-defined]
-        link = ProductLink.__table__  # type: ignore[attr-defined]
-        found: dict[str, tuple[str, int]] = {}
+        written: dict[str, datetime] = {}
         for start in range(0, len(skus), 500):
-            query = (
-                sa_select(move.c.sku, move.c.store_order_id, move.c.quantity)
-                .select_from(move.join(link, link.c.sku == move.c.sku))
-                .where(move.c.sku.in_(skus[start : start + 500]), move.c.at >= link.c.updated_at)
-                .order_by(move.c.id)
-            )
-            for sku, order_id, quantity in s.execute(query).all():
-                total = found.get(sku, ("", 0))[1]
-                found[sku] = (str(order_id), total + int(quantity))
+            for link in s.exec(
+                select(ProductLink).where(col(ProductLink.sku).in_(skus[start : start + 500]))
+            ).all():
+                written[link.sku] = link.updated_at
+        if not written:
+            return {}
+        found: dict[str, tuple[str, int]] = {}
+        for move in pos.order_stock_moves("woocommerce", list(written), min(written.values())):
+            if move.at >= written[move.sku]:
+                total = found.get(move.sku, ("", 0))[1]
+                found[move.sku] = (move.external_id, total + move.quantity)
         return found
 
     # -- writing ------------------------------------------------------------------------
@@ -643,6 +690,7 @@ class InventoryPush:
         assert self.client is not None
         if not writes:
             return
+        self.check()
         outcome = await self.client.batch_all(
             "products",
             update=[
@@ -679,19 +727,32 @@ class InventoryPush:
                 self.errors.append((item.sku, f"the store refused the stock: {message} ({code})"))
             self.count("failed")
         self.count("written", len(pushed))
+        self.check()
         with self.hub.session() as s:
             self.save_pushed(s, pushed)
+            self.count(
+                "corrected",
+                record_corrections(
+                    s, "stock", {sku: str(v) for sku, v in pushed}, "the inventory push"
+                ),
+            )
             if gone:
                 s.exec(  # type: ignore[call-overload]
                     update(ProductLink)
                     .where(col(ProductLink.sku).in_(gone))
-                    .values(
-                        status=PENDING,
-                        store_id=None,
-                        pushed_hash=None,
-                        pushed_stock=None,
-                        message="deleted in the store; the catalogue sync creates it again",
-                    )
+                    .values(pushed_hash=None, pushed_stock=None)
+                )
+                self.hub.channels.record(
+                    CHANNEL,
+                    [
+                        Outcome(
+                            sku,
+                            PENDING,
+                            "deleted in the store; the catalogue sync creates it again",
+                        )
+                        for sku in gone
+                    ],
+                    session=s,
                 )
             s.commit()
 
@@ -724,13 +785,14 @@ class InventoryPush:
         """Linked products whose POS level moved after ``when`` and differs from what we
         last wrote (held ones excepted)."""
         link = ProductLink.__table__  # type: ignore[attr-defined]
-        stock = StockLevel.__table__  # type: ignore[attr-defined]
+        stock = catalogue_tables().stock
         held = HeldStock.__table__  # type: ignore[attr-defined]
+        store_col = store_id_of(listing_table())
         query = (
             sa_select(func.count())
             .select_from(self.joined().outerjoin(held, held.c.sku == link.c.sku))
             .where(
-                link.c.store_id.is_not(None),
+                store_col.is_not(None),
                 stock.c.updated_at > when,
                 held.c.sku.is_(None),
                 or_(link.c.pushed_stock.is_(None), link.c.pushed_stock != self.wanted_expr()),

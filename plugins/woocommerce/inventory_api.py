@@ -11,10 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.web.api import job_dict
-from hub.web.auth import requires
-from hub.web.jsonio import JSONError, read_model
+from hub.api import Hub, JSONError, accepts, job_dict, read_model, requires
 from plugins.woocommerce import drift, inventory
 from plugins.woocommerce.store import set_state, settings_of
 from plugins.woocommerce.tables import ChangeLogEntry
@@ -63,6 +60,7 @@ def change_dict(row: ChangeLogEntry) -> dict[str, Any]:
 
 
 def routes(hub: Hub) -> list[BaseRoute]:
+    @accepts(PushIn)
     async def push(request: Request) -> Response:
         """Push Inventory: queue a push (replacing a running or stuck one)."""
         body = await read_model(request, PushIn)
@@ -81,6 +79,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         return JSONResponse({"held": await run_in_threadpool(inventory.held_list, hub, 1000)})
 
     @requires("admin")
+    @accepts(ConfirmIn)
     async def confirm(request: Request) -> Response:
         """Confirm held writes (all when no SKU is given): they are pushed now."""
         body = await read_model(request, ConfirmIn)
@@ -124,6 +123,7 @@ def routes(hub: Hub) -> list[BaseRoute]:
         return JSONResponse({"enabled": on})
 
     @requires("admin")
+    @accepts(AutoCorrectIn)
     async def put_auto_correct(request: Request) -> Response:
         """Switch auto-correction on or off; effective for the next scan or push."""
         body = await read_model(request, AutoCorrectIn)

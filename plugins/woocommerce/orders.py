@@ -2,48 +2,51 @@
 
 Two roads lead here and may run at the same time for the same order:
 
-- webhooks: the receiver stores each delivery in ``wc_webhook_inbox`` and queues
-  :func:`plugins.woocommerce.order_inbox.import_webhook_orders`, which drains the inbox;
+- webhooks: the receiver stores each delivery in the core's webhook inbox
+  (:mod:`hub.webhooks`), which the core drains into
+  :func:`plugins.woocommerce.order_inbox.handle_deliveries`;
 - polling: :func:`import_recent_orders` (periodic, Sync Now, and the inventory side) pages the
   store's orders modified since the last watermark minus an overlap, by id.
 
-Both hand a parsed order to :func:`apply_order`. Idempotence lives in the database: the POS
-order is unique on (channel, external_id), ``wc_order_link`` is keyed by the store's order id,
-and every change to a linked order is a compare-and-set on ``wc_order_link.version`` made as the
-transaction's first write. Whoever loses the race rolls back and re-reads, so a status
-transition, its hooks and its stock movement happen exactly once. An older ``date_modified``
-is never applied over a newer one.
+Both parse the store's JSON into a :class:`hub.types.ChannelOrder` and hand it to the core's
+``pos.import_order`` / ``pos.import_orders``, which applies each order once per store order id
+under any concurrency, never applies an older ``date_modified`` over a newer one, moves POS
+stock in the same transaction and fires the hooks (docs/woocommerce-orders.md). What stays
+here is what only WooCommerce needs: reading its order bodies, its polling window and
+watermark, and which store statuses give stock back (``restock_order_statuses``).
 
-Stock follows WooCommerce: an order holds stock while it is processing, on-hold or completed
-(paid); pending, cancelled, refunded and failed do not. Entering a holding status reduces POS
-stock for the matched lines; leaving it for a releasing status gives back exactly what was
-reduced (``wc_order_stock_move`` keeps every movement, which also lets the inventory side
-explain a store-side stock drop).
+Stock follows WooCommerce: an order holds stock unless its status is one of
+``restock_order_statuses`` (pending, cancelled, refunded, failed by default: WooCommerce
+reduces stock when an order is paid or put on hold); the core gives it back once and takes it
+again if the order is re-opened, and records every movement in ``order_stock_move``, which
+also lets the inventory side explain a store-side stock drop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
+import html
 import logging
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, col, delete, select
-
-from hub.context import Hub
-from hub.db import utcnow
-from hub.jobs import Priority
-from hub.models import Order, OrderLine, Product, StockLevel
-from hub.pos import order_info
-from hub.types import OrderInfo, OrderLineInfo, StockChange
+from hub.api import (
+    INT_MAX,
+    MONEY_MAX,
+    ChannelOrder,
+    ChannelOrderLine,
+    ChunkLease,
+    Hub,
+    ImportedOrder,
+    Lease,
+    Priority,
+    utcnow,
+)
 from plugins.woocommerce.client_errors import AuthError, StoreError
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import (
@@ -54,24 +57,15 @@ from plugins.woocommerce.store import (
     set_state,
     settings_of,
 )
-from plugins.woocommerce.tables import OrderLink, OrderStockMove, ProductLink, WebhookInbox
 
 log = logging.getLogger("hub.plugin.woocommerce.orders")
 
 CHANNEL = "woocommerce"
 KIND = "woocommerce.import_orders"
 IMPORT_TASK = "import_orders"
-INBOX_TASK = "import_webhook_orders"
 POLL_TASK = "poll_orders"
 
-# WooCommerce reduces stock when an order is paid (processing) or put on hold, and keeps it
-# reduced through completion; these give it back.
-HOLDING = frozenset({"processing", "on-hold", "completed"})
-RELEASING = frozenset({"pending", "cancelled", "refunded", "failed"})
-
-CENT = Decimal("0.01")
 UNIT = Decimal("0.0001")
-ATTEMPTS = 8  # re-reads after losing a race on one order
 INBOX_KEPT = timedelta(days=7)
 
 
@@ -105,18 +99,26 @@ class StoreOrder:
     payment_method: str | None
     paid: bool
     lines: tuple[StoreLine, ...]
-    digest: str
+    date_created: str | None = None  # GMT, same shape; when the customer placed it
 
 
-def normalize_gmt(value: Any) -> str:
-    """The store's GMT timestamp as ``YYYY-MM-DDTHH:MM:SS`` (offset or Z dropped)."""
+GMT_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+def normalize_gmt(value: Any, name: str = "date_modified_gmt") -> str:
+    """The store's GMT timestamp as ``YYYY-MM-DDTHH:MM:SS`` (offset or Z dropped); a bad one
+    is a :class:`BadOrder` naming the field ``name``."""
     if not isinstance(value, str) or len(value) < 19:
-        raise BadOrder("date_modified_gmt: missing or not a date")
+        raise BadOrder(f"{name}: missing or not a date")
     text = value[:19]
+    # The shape first (the text is compared as text), then the calendar; fromisoformat is
+    # ten times quicker than strptime, which every delivery pays for.
     try:
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+        if not GMT_SHAPE.fullmatch(text):
+            raise ValueError
+        datetime.fromisoformat(text)
     except ValueError:
-        raise BadOrder(f"date_modified_gmt: {value!r} is not a date") from None
+        raise BadOrder(f"{name}: {value!r} is not a date") from None
     return text
 
 
@@ -131,6 +133,8 @@ def _money(value: Any, name: str) -> Decimal:
         raise BadOrder(f"{name}: {value!r} is not an amount") from None
     if not amount.is_finite():
         raise BadOrder(f"{name}: {value!r} is not an amount")
+    if abs(amount) > MONEY_MAX:  # what the money columns hold
+        raise BadOrder(f"{name}: {value!r} is out of range")
     return amount
 
 
@@ -139,10 +143,15 @@ def _int(value: Any, name: str, default: int | None = None) -> int:
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise BadOrder(f"{name}: expected a whole number, got {value!r}")
+    if isinstance(value, str) and len(value) > 20:
+        raise BadOrder(f"{name}: expected a whole number, got {value[:20]!r}...")
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise BadOrder(f"{name}: expected a whole number, got {value!r}") from None
+    if abs(number) > INT_MAX:  # ids and quantities are 32-bit columns on PostgreSQL
+        raise BadOrder(f"{name}: {number} is out of range (at most {INT_MAX})")
+    return number
 
 
 def parse_order(obj: Any) -> StoreOrder:
@@ -156,6 +165,8 @@ def parse_order(obj: Any) -> StoreOrder:
     if not isinstance(status, str) or not status:
         raise BadOrder("status: missing")
     modified = normalize_gmt(obj.get("date_modified_gmt") or obj.get("date_modified"))
+    placed = obj.get("date_created_gmt") or obj.get("date_created")
+    created = None if placed is None else normalize_gmt(placed, "date_created_gmt")
     raw_lines = obj.get("line_items") or []
     if not isinstance(raw_lines, list):
         raise BadOrder("line_items: expected a list")
@@ -169,7 +180,8 @@ def parse_order(obj: Any) -> StoreOrder:
                 product_id=_int(raw.get("product_id"), f"line_items[{index}].product_id", 0),
                 variation_id=_int(raw.get("variation_id"), f"line_items[{index}].variation_id", 0),
                 sku=str(raw.get("sku") or "").strip(),
-                name=str(raw.get("name") or "").strip(),
+                # The store keeps names HTML-escaped ("Café &amp; Thé"): the POS holds text.
+                name=html.unescape(str(raw.get("name") or "")).strip(),
                 quantity=_int(raw.get("quantity"), f"line_items[{index}].quantity", 0),
                 total=_money(raw.get("total"), f"line_items[{index}].total"),
             )
@@ -180,19 +192,6 @@ def parse_order(obj: Any) -> StoreOrder:
     customer = name or str(billing.get("company") or billing.get("email") or "").strip() or None
     total = _money(obj.get("total"), "total")
     tax = _money(obj.get("total_tax"), "total_tax")
-    # What we import, and nothing else: two bodies with equal digests are the same to us.
-    digest_source = {
-        "status": status,
-        "total": str(total),
-        "tax": str(tax),
-        "customer": customer,
-        "lines": [
-            (ln.line_id, ln.product_id, ln.variation_id, ln.sku, ln.quantity) for ln in lines
-        ],
-    }
-    digest = hashlib.sha256(
-        json.dumps(digest_source, sort_keys=True, default=str).encode()
-    ).hexdigest()
     return StoreOrder(
         id=order_id,
         number=str(obj.get("number") or order_id)[:50],
@@ -204,349 +203,147 @@ def parse_order(obj: Any) -> StoreOrder:
         payment_method=(str(obj.get("payment_method") or "") or None),
         paid=bool(obj.get("date_paid_gmt") or obj.get("date_paid")),
         lines=tuple(lines),
-        digest=digest,
+        date_created=created,
     )
 
 
-# --- applying ----------------------------------------------------------------------------
+def gmt_datetime(text: str) -> datetime:
+    """A :func:`normalize_gmt` text as a timezone-aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@dataclass
-class Applied:
-    """What one :func:`apply_order` did, and the hooks to fire after the commit."""
-
-    outcome: str  # imported, updated, unchanged, stale, skipped, ambiguous
-    order: OrderInfo | None = None
-    old_status: str | None = None
-    changes: list[StockChange] = field(default_factory=list)
-    unmatched: list[str] = field(default_factory=list)
-
-
-def _order_values(data: StoreOrder) -> dict[str, Any]:
-    """The POS order's columns that follow the store order."""
+def order_record(data: StoreOrder) -> dict[str, Any]:
+    """What the webhook inbox keeps of a checked order: the fields the import reads, not the
+    store's whole body (a tenth of its size to store, and nothing to check again)."""
     return {
+        "checked": 1,
+        "id": data.id,
+        "number": data.number,
+        "status": data.status,
+        "date_modified": data.date_modified,
+        "date_created": data.date_created,
         "customer": data.customer,
-        "total": data.total,
-        "tax": data.tax,
-        "subtotal": data.total - data.tax,
-        "payment_method": (data.payment_method or "")[:40] or None,
-        "amount_paid": data.total if data.paid else None,
+        "total": str(data.total),
+        "tax": str(data.tax),
+        "payment_method": data.payment_method,
+        "paid": data.paid,
+        "lines": [
+            [
+                ln.line_id,
+                ln.product_id,
+                ln.variation_id,
+                ln.sku,
+                ln.name,
+                ln.quantity,
+                str(ln.total),
+            ]
+            for ln in data.lines
+        ],
     }
 
 
-def _match_products(s: Session, lines: Sequence[StoreLine]) -> dict[int, Product | None]:
-    """For each line (by index): the POS product, by SKU first, else by the store product id."""
-    skus = {ln.sku.lower() for ln in lines if ln.sku}
-    by_sku: dict[str, Product] = {}
-    if skus:
-        for p in s.exec(select(Product).where(func.lower(Product.sku).in_(skus))).all():
-            by_sku[p.sku.lower()] = p
-    store_ids = {i for ln in lines for i in (ln.variation_id, ln.product_id) if i}
-    by_store_id: dict[int, Product] = {}
-    if store_ids:
-        links = s.exec(select(ProductLink).where(col(ProductLink.store_id).in_(store_ids))).all()
-        linked = {link.sku.lower(): link.store_id for link in links}
-        if linked:
-            for p in s.exec(select(Product).where(func.lower(Product.sku).in_(list(linked)))).all():
-                store_id = linked.get(p.sku.lower())
-                if store_id is not None:
-                    by_store_id[store_id] = p
-    matched: dict[int, Product | None] = {}
-    for index, ln in enumerate(lines):
-        product = by_sku.get(ln.sku.lower()) if ln.sku else None
-        if product is None:
-            # A variation's own id first: its link is more specific than its parent's.
-            product = by_store_id.get(ln.variation_id) or by_store_id.get(ln.product_id)
-        matched[index] = product
-    return matched
+def read_order(payload: Any) -> StoreOrder:
+    """An inbox payload as a :class:`StoreOrder`: an :func:`order_record`, or a store body
+    (rows stored before records were kept), which is checked as it is parsed."""
+    if not (isinstance(payload, dict) and payload.get("checked") == 1):
+        return parse_order(payload)
+    lines = tuple(
+        StoreLine(lid, pid, vid, sku, name, qty, Decimal(total))
+        for lid, pid, vid, sku, name, qty, total in payload["lines"]
+    )
+    return StoreOrder(
+        id=payload["id"],
+        number=payload["number"],
+        status=payload["status"],
+        date_modified=payload["date_modified"],
+        customer=payload["customer"],
+        total=Decimal(payload["total"]),
+        tax=Decimal(payload["tax"]),
+        payment_method=payload["payment_method"],
+        paid=payload["paid"],
+        lines=lines,
+        date_created=payload.get("date_created"),  # absent from records kept before it was
+    )
 
 
-Move = tuple[int, str, int, int | None]  # product id, SKU, delta, store line id
+# --- importing ---------------------------------------------------------------------------
+
+OUTCOME_WORDS = {"created": "imported"}  # the core's word, and ours in job results and the inbox
 
 
-@dataclass(frozen=True)
-class Moves:
-    """The stock one order moves, and why."""
-
-    pos_order_id: int
-    data: StoreOrder
-    reason: str
-    moves: Sequence[Move]
+def outcome_word(result: ImportedOrder) -> str:
+    return OUTCOME_WORDS.get(result.outcome, result.outcome)
 
 
-def _move(s: Session, groups: Sequence[Moves]) -> list[list[StockChange]]:
-    """Move POS stock for one or more orders; records each movement; changes per group.
+def _linked_skus(hub: Hub, orders: Sequence[StoreOrder]) -> dict[int, str]:
+    """POS SKUs of the store products (and variations) these orders' lines name by id: the
+    fallback for a line whose SKU matches nothing (a store product whose SKU was cleared)."""
+    store_ids = {
+        i for data in orders for ln in data.lines for i in (ln.variation_id, ln.product_id) if i
+    }
+    if not store_ids:
+        return {}
+    # The store id is the product's listing on the channel (hub.channels).
+    found = hub.channels.by_external_ids(CHANNEL, [str(i) for i in store_ids])
+    return {int(store_id): sku for store_id, sku in found.items()}
 
-    Each product is updated once, by the sum over all groups: a batch of orders for the same
-    bestseller costs one statement, and the level each order saw is worked out from the sum.
+
+def channel_order(data: StoreOrder, linked: dict[int, str]) -> ChannelOrder:
+    """The store order as the POS imports it."""
+    lines = []
+    for ln in data.lines:
+        quantity = ln.quantity
+        unit = (ln.total / quantity).quantize(UNIT, ROUND_HALF_UP) if quantity else ln.total
+        # A variation's own id first: its link is more specific than its parent's.
+        fallback = linked.get(ln.variation_id) or linked.get(ln.product_id)
+        lines.append(
+            ChannelOrderLine(
+                sku=ln.sku or None,
+                name=ln.name,
+                quantity=quantity,
+                unit_price=unit,
+                external_id=str(ln.line_id) if ln.line_id else None,
+                fallback_sku=fallback,
+            )
+        )
+    return ChannelOrder(
+        external_id=str(data.id),
+        number=f"W{data.number}",
+        status=data.status,
+        modified_at=gmt_datetime(data.date_modified),
+        lines=tuple(lines),
+        subtotal=data.total - data.tax,
+        tax=data.tax,
+        total=data.total,
+        customer=data.customer,
+        payment_method=data.payment_method,
+        amount_paid=data.total if data.paid else None,
+        created_at=None if data.date_created is None else gmt_datetime(data.date_created),
+    )
+
+
+def import_store_orders(
+    hub: Hub,
+    orders: Sequence[StoreOrder],
+    *,
+    authoritative: bool,
+    settings: WooCommerceSettings | None = None,
+) -> list[ImportedOrder]:
+    """Import store orders through ``pos.import_orders`` (one batch, hooks fired by the core).
+
+    ``authoritative`` says they were just read from the store, so one that shares its
+    ``date_modified`` second with the applied version but differs wins; a webhook body in that
+    case is a ``"conflict"``, and the caller reads the order from the store.
     """
-    levels = StockLevel.__table__  # type: ignore[attr-defined]
-    totals: dict[int, int] = {}
-    for group in groups:
-        for product_id, _sku, delta, _line in group.moves:
-            if delta:
-                totals[product_id] = totals.get(product_id, 0) + delta
-    level: dict[int, int] = {}
-    now = utcnow()
-    ordered = sorted(totals)
-    if ordered:
-        # Relative updates (never lost under concurrency), one statement run for each
-        # product in product-id order: two transactions moving the same products take their
-        # row locks in the same order and cannot deadlock.
-        s.execute(
-            update(levels)
-            .where(levels.c.product_id == bindparam("pid"))
-            .values(on_hand=levels.c.on_hand + bindparam("delta"), updated_at=now),
-            [{"pid": p, "delta": totals[p]} for p in ordered],
-        )
-        # Our own rows, locked until commit: the levels read back are the ones we made.
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            for product_id, on_hand in s.execute(
-                select(levels.c.product_id, levels.c.on_hand).where(levels.c.product_id.in_(chunk))
-            ):
-                level[product_id] = int(on_hand) - totals[product_id]  # before this call
-        missing = [p for p in ordered if p not in level]
-        if missing:  # products without a stock row: start them at the movement
-            s.execute(
-                insert(levels),
-                [{"product_id": p, "on_hand": totals[p], "updated_at": now} for p in missing],
-            )
-            level.update((p, 0) for p in missing)
-    rows = []
-    changes: list[list[StockChange]] = []
-    for group in groups:
-        mine = []
-        for product_id, sku, delta, line_id in sorted(group.moves, key=lambda m: m[0]):
-            if delta == 0:
-                continue
-            level[product_id] += delta
-            rows.append(
-                {
-                    "store_order_id": group.data.id,
-                    "pos_order_id": group.pos_order_id,
-                    "store_line_id": line_id,
-                    "product_id": product_id,
-                    "sku": sku,
-                    "quantity": delta,
-                    "status": group.data.status,
-                    "store_modified": group.data.date_modified,
-                    "at": now,
-                }
-            )
-            mine.append(
-                StockChange(sku, level[product_id], level[product_id] - delta, group.reason)
-            )
-        changes.append(mine)
-    if rows:
-        s.execute(insert(OrderStockMove.__table__), rows)  # type: ignore[attr-defined]
-    return changes
-
-
-def _lines_of(s: Session, order_id: int) -> list[OrderLine]:
-    return list(
-        s.exec(
-            select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.id))
-        ).all()
+    settings = settings or settings_of(hub)
+    linked = _linked_skus(hub, orders)
+    return hub.pos.import_orders(
+        CHANNEL,
+        [channel_order(data, linked) for data in orders],
+        restock_statuses=settings.restock_order_statuses,
+        create_statuses=settings.import_order_statuses,
+        authoritative=authoritative,
     )
-
-
-def insert_new_orders(s: Session, new: Sequence[StoreOrder]) -> list[Applied]:
-    """Insert POS orders, lines, stock moves and links for store orders not yet linked.
-
-    Core inserts, several orders per statement: the webhook drain imports a whole batch of
-    new orders in one transaction this way, and a single order takes the same road.
-    """
-    matched = _match_products(s, [ln for data in new for ln in data.lines])
-    now = utcnow()
-    orders = [
-        {
-            "number": f"W{data.number}",
-            "channel": CHANNEL,
-            "external_id": str(data.id),
-            "idempotency_key": None,
-            "status": data.status,
-            "change_due": None,
-            "stock_returned": False,
-            "created_at": now,
-            "updated_at": now,
-            **_order_values(data),
-        }
-        for data in new
-    ]
-    table = Order.__table__  # type: ignore[attr-defined]
-    ids = list(
-        s.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), orders
-        ).scalars()
-    )
-    lines: list[list[dict[str, Any]]] = []
-    groups: list[Moves] = []
-    unmatched: list[list[str]] = []
-    index = 0
-    for data, order_id, order in zip(new, ids, orders, strict=True):
-        mine, moves, missing = [], [], []
-        holds = data.status in HOLDING
-        for ln in data.lines:
-            product = matched[index]
-            index += 1
-            quantity = ln.quantity
-            unit = (ln.total / quantity).quantize(UNIT, ROUND_HALF_UP) if quantity else ln.total
-            if product is None:
-                # The store keeps lines for products it does not know (nameless, 0.00): so do
-                # we, without a product, and say so.
-                label = ln.sku or (f"product {ln.product_id}" if ln.product_id else "no product")
-                missing.append(f"order {data.id} line {ln.line_id}: {label} matches no POS product")
-            mine.append(
-                {
-                    "order_id": order_id,
-                    "product_id": product.id if product else None,
-                    "sku": product.sku if product else (ln.sku or None),
-                    "name": (ln.name or (product.name if product else "") or "(unknown product)")[
-                        :400
-                    ],
-                    "quantity": quantity,
-                    "unit_price": unit,
-                    "is_gift": False,
-                    "source": CHANNEL,
-                }
-            )
-            if holds and product is not None and product.manage_stock and quantity > 0:
-                assert product.id is not None
-                moves.append((product.id, product.sku, -quantity, ln.line_id))
-        lines.append(mine)
-        unmatched.append(missing)
-        groups.append(Moves(order_id, data, f"online order {order['number']}", moves))
-    every_line = [ln for mine in lines for ln in mine]
-    if every_line:
-        s.execute(insert(OrderLine.__table__), every_line)  # type: ignore[attr-defined]
-    changes = _move(s, groups)
-    s.execute(
-        insert(OrderLink.__table__),  # type: ignore[attr-defined]
-        [
-            {
-                "store_id": data.id,
-                "pos_order_id": order_id,
-                "status": data.status,
-                "date_modified": data.date_modified,
-                "digest": data.digest,
-                "stock_held": data.status in HOLDING,
-                "version": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for data, order_id in zip(new, ids, strict=True)
-        ],
-    )
-    # Built from the rows, not from ORM objects: constructing those costs more than the inserts.
-    return [
-        Applied(
-            "imported",
-            OrderInfo(
-                id=order_id,
-                number=order["number"],
-                channel=CHANNEL,
-                status=order["status"],
-                created_at=now,
-                lines=tuple(
-                    OrderLineInfo(
-                        sku=ln["sku"],
-                        name=ln["name"],
-                        quantity=ln["quantity"],
-                        unit_price=ln["unit_price"],
-                        source=CHANNEL,
-                    )
-                    for ln in mine
-                ),
-                subtotal=order["subtotal"],
-                tax=order["tax"],
-                total=order["total"],
-                payment_method=order["payment_method"],
-                amount_paid=order["amount_paid"],
-                external_id=order["external_id"],
-                customer=order["customer"],
-            ),
-            None,
-            moved,
-            missing,
-        )
-        for order_id, order, mine, moved, missing in zip(
-            ids, orders, lines, changes, unmatched, strict=True
-        )
-    ]
-
-
-def _update(s: Session, link: OrderLink, data: StoreOrder) -> Applied | None:
-    """Apply a newer version to a linked order; ``None`` when another writer got there first."""
-    # Read before the update below: an ORM update also refreshes ``link`` in the session.
-    old_status, was_held, old_digest, version = (
-        link.status,
-        link.stock_held,
-        link.digest,
-        link.version,
-    )
-    holds = was_held
-    if not holds and data.status in HOLDING:
-        holds = True
-    elif holds and data.status in RELEASING:
-        holds = False
-    # The compare-and-set, first write of the transaction: it takes the row (PostgreSQL) or
-    # the database (SQLite) for the rest of it, and fails if anyone changed the link since.
-    result = s.exec(  # type: ignore[call-overload]
-        update(OrderLink)
-        .where(col(OrderLink.store_id) == data.id, col(OrderLink.version) == version)
-        .values(
-            status=data.status,
-            date_modified=data.date_modified,
-            digest=data.digest,
-            stock_held=holds,
-            version=version + 1,
-            updated_at=utcnow(),
-        )
-    )
-    if result.rowcount != 1:
-        return None
-    order = s.get(Order, link.pos_order_id)
-    if order is None:
-        raise RuntimeError(f"store order {data.id}: POS order {link.pos_order_id} is missing")
-    changed = data.digest != old_digest
-    changes: list[StockChange] = []
-    if holds and not was_held:
-        # Held again (paid, or re-opened after a cancel): reduce by the lines as they are now.
-        lines = _lines_of(s, link.pos_order_id)
-        moves: list[Move] = []
-        for ln in lines:
-            product = s.get(Product, ln.product_id) if ln.product_id else None
-            if product is not None and product.manage_stock and ln.quantity > 0:
-                assert product.id is not None
-                moves.append((product.id, product.sku, -ln.quantity, None))
-        [changes] = _move(
-            s, [Moves(link.pos_order_id, data, f"online order {order.number}", moves)]
-        )
-        order.stock_returned = False
-    elif was_held and not holds:
-        # Give back exactly what this order still holds, whatever its lines say now.
-        net: dict[tuple[int, str], int] = {}
-        for move in s.exec(
-            select(OrderStockMove).where(OrderStockMove.store_order_id == data.id)
-        ).all():
-            key = (move.product_id, move.sku)
-            net[key] = net.get(key, 0) + move.quantity
-        returns: list[Move] = [(pid, sku, -q, None) for (pid, sku), q in net.items() if q < 0]
-        reason = f"online order {order.number} {data.status}"
-        [changes] = _move(s, [Moves(link.pos_order_id, data, reason, returns)])
-        order.stock_returned = True
-    if changed or changes:
-        order.status = data.status
-        for name, value in _order_values(data).items():
-            setattr(order, name, value)
-        order.updated_at = utcnow()
-        s.add(order)
-    s.flush()
-    info = order_info(order, _lines_of(s, link.pos_order_id))
-    if old_status == data.status and not changes:
-        return Applied("unchanged" if not changed else "updated", info)
-    return Applied("updated", info, old_status, changes)
 
 
 def apply_order(
@@ -555,72 +352,16 @@ def apply_order(
     *,
     authoritative: bool,
     settings: WooCommerceSettings | None = None,
-    stock_changes: list[StockChange] | None = None,
-) -> Applied:
-    """Import or update one store order; fires the hooks after the commit.
-
-    ``authoritative`` says ``data`` was just read from the store (a poll or a fetch), so when
-    it shares its ``date_modified`` second with the applied version but differs, it wins. A
-    webhook body in that case is ``ambiguous``: the caller reads the order from the store.
-    With ``stock_changes`` given, stock changes are added to it for the caller to announce in
-    one ``inventory_stock_changed`` call per batch (its listeners cost per call).
-    """
+) -> ImportedOrder:
+    """Import or update one store order through ``pos.import_order``."""
     settings = settings or settings_of(hub)
-    for attempt in range(ATTEMPTS):
-        try:
-            with hub.session() as s:
-                link = s.get(OrderLink, data.id)
-                if link is None:
-                    if data.status not in settings.import_order_statuses:
-                        return Applied("skipped")
-                    [applied] = insert_new_orders(s, [data])
-                else:
-                    if data.date_modified < link.date_modified:
-                        return Applied("stale")
-                    if data.date_modified == link.date_modified:
-                        if data.digest == link.digest:
-                            return Applied("unchanged")
-                        if not authoritative:
-                            return Applied("ambiguous")
-                    maybe = _update(s, link, data)
-                    if maybe is None:
-                        s.rollback()
-                        continue  # someone else changed it: read again
-                    applied = maybe
-                s.commit()
-        except (IntegrityError, OperationalError) as exc:
-            # A concurrent import of the same new order won (unique keys), or a lock timed out.
-            log.debug("order %s: retrying after %s", data.id, type(exc).__name__)
-            time.sleep(0.01 * (attempt + 1))
-            continue
-        fire_applied(hub, applied, stock_changes)
-        return applied
-    raise RuntimeError(f"store order {data.id}: gave up after {ATTEMPTS} concurrent changes")
-
-
-def fire_applied(
-    hub: Hub, applied: Applied, stock_changes: list[StockChange] | None = None
-) -> None:
-    if applied.order is not None:
-        if applied.outcome == "imported":
-            hub.call("orders_imported", order=applied.order)
-        elif applied.old_status is not None and applied.old_status != applied.order.status:
-            hub.call(
-                "orders_status_changed",
-                order=applied.order,
-                old_status=applied.old_status,
-                new_status=applied.order.status,
-            )
-    if stock_changes is not None:
-        stock_changes.extend(applied.changes)
-    elif applied.changes:
-        hub.call("inventory_stock_changed", changes=applied.changes)
-
-
-def announce_stock(hub: Hub, changes: list[StockChange]) -> None:
-    if changes:
-        hub.call("inventory_stock_changed", changes=list(changes))
-        changes.clear()
+    return hub.pos.import_order(
+        CHANNEL,
+        channel_order(data, _linked_skus(hub, [data])),
+        restock_statuses=settings.restock_order_statuses,
+        create_statuses=settings.import_order_statuses,
+        authoritative=authoritative,
+    )
 
 
 # --- polling -----------------------------------------------------------------------------
@@ -661,47 +402,46 @@ async def _poll(
     since = _window_start(hub, settings)
     newest = ""
     done = 0
-    stock_changes: list[StockChange] = []
     async with make_client(settings, events) as client:
-        # Paged by id (the client always does): paging by date skips orders sharing a second.
-        async for page in client.iter_orders(modified_after=since, status="any"):
-            for obj in page.items:
-                done += 1
-                try:
-                    data = parse_order(obj)
-                except BadOrder as exc:
-                    counts["failed"] += 1
-                    ident = obj.get("id") if isinstance(obj, dict) else None
-                    errors.append((f"order {ident}", str(exc)))
-                    continue
-                newest = max(newest, data.date_modified)
-                try:
-                    applied = await asyncio.to_thread(
-                        apply_order,
-                        hub,
-                        data,
-                        authoritative=True,
-                        settings=settings,
-                        stock_changes=stock_changes,
-                    )
-                except Exception as exc:  # one bad order must not stop the others
-                    log.exception("order %s failed to import", data.id)
-                    counts["failed"] += 1
-                    errors.append((f"order {data.id}", f"{type(exc).__name__}: {exc}"))
-                    continue
-                _tally(counts, applied.outcome)
-                errors.extend((f"order {data.id}", m) for m in applied.unmatched)
-            announce_stock(hub, stock_changes)
-            if job_id is not None and not hub.jobs.heartbeat(
-                job_id,
-                done=done,
-                total=page.total,
-                failed=counts["failed"],
-                phase=f"reading orders: page {page.number}"
-                + (f" of {page.total_pages}" if page.total_pages else ""),
-            ):
-                counts["superseded"] = True
-                return counts
+        try:
+            # Paged by id (the client always does): paging by date skips orders sharing a second.
+            async for page in client.iter_orders(modified_after=since, status="any"):
+                parsed: list[StoreOrder] = []
+                for obj in page.items:
+                    done += 1
+                    try:
+                        data = parse_order(obj)
+                    except BadOrder as exc:
+                        counts["failed"] += 1
+                        ident = obj.get("id") if isinstance(obj, dict) else None
+                        errors.append((f"order {ident}", str(exc)))
+                        continue
+                    newest = max(newest, data.date_modified)
+                    parsed.append(data)
+                # One batch per page: the new orders in one transaction, stock announced once.
+                results = await asyncio.to_thread(
+                    import_store_orders, hub, parsed, authoritative=True, settings=settings
+                )
+                for data, result in zip(parsed, results, strict=True):
+                    if result.outcome == "failed":
+                        counts["failed"] += 1
+                        errors.append((f"order {data.id}", result.error))
+                        continue
+                    _tally(counts, outcome_word(result))
+                    errors.extend((f"order {data.id}", m) for m in result.unmatched)
+                if job_id is not None and not hub.jobs.heartbeat(
+                    job_id,
+                    done=done,
+                    total=page.total,
+                    failed=counts["failed"],
+                    phase=f"reading orders: page {page.number}"
+                    + (f" of {page.total_pages}" if page.total_pages else ""),
+                ):
+                    counts["superseded"] = True
+                    return counts
+        finally:
+            # The poll's requests count in the figures of a job that asked for it.
+            counts["client"] = client.stats.as_dict()
     # The whole window was read: the next poll may start from the newest change seen.
     _advance_watermark(hub, newest)
     counts["since"] = since.strftime("%Y-%m-%dT%H:%M:%S")
@@ -762,26 +502,43 @@ def import_recent_orders(hub: Hub) -> dict[str, Any]:
     store could not be read). Safe beside webhook imports and other polls: if another poll job
     is active this one runs beside it without a ledger row (the database keeps it idempotent).
     """
-    job, created = hub.jobs.request(KIND, trigger="direct")
-    job_id: int | None = None
-    if created and job.id is not None and hub.jobs.claim(job.id) is not None:
-        job_id = job.id
-    return _run_poll(hub, job_id)
+    job, created = _request(hub, "direct")
+    lease = hub.jobs.claim(job.id) if created and job.id is not None else None
+    if not isinstance(lease, Lease):
+        return _run_poll(hub, None)
+    # The keeper renews the lease while the poll waits on a slow store.
+    with ChunkLease(hub, lease):
+        return _run_poll(hub, lease.job_id)
 
 
 def request_import(hub: Hub, trigger: str, *, supersede: bool = False) -> tuple[Any, bool]:
     """Queue a poll job (Sync Now: ``supersede=True``); returns (job, created)."""
-    job, created = hub.jobs.request(KIND, trigger=trigger, supersede=supersede)
+    job, created = _request(hub, trigger, supersede=supersede)
     if created:
         hub.enqueue(IMPORT_TASK, job.id, priority=Priority.ORDER_IMPORT)
     return job, created
 
 
-def import_orders_task(hub: Hub, job_id: int) -> None:
-    """Task: run a queued poll job."""
-    if hub.jobs.claim(job_id) is None:
+def _request(hub: Hub, trigger: str, *, supersede: bool = False) -> tuple[Any, bool]:
+    # The ledger keeps the task: when the worker running the poll dies, the core's scheduler
+    # queues it again once the lease runs out, and the poll resumes from the watermark.
+    return hub.jobs.request(
+        KIND,
+        trigger=trigger,
+        supersede=supersede,
+        task=hub.task_name(IMPORT_TASK),
+        priority=Priority.ORDER_IMPORT,
+    )
+
+
+def import_orders_task(hub: Hub, job_id: int, generation: int | None = None) -> None:
+    """Task: run a queued poll job, or take over one whose worker died (``generation`` is
+    the core's takeover call; the claim decides either way)."""
+    lease = hub.jobs.claim(job_id)
+    if not isinstance(lease, Lease):
         return  # superseded, or another poll holds the lock
-    _run_poll(hub, job_id)
+    with ChunkLease(hub, lease):  # renewed while the poll waits on a slow store
+        _run_poll(hub, job_id)
 
 
 def poll_orders_periodic(hub: Hub) -> None:
@@ -789,15 +546,9 @@ def poll_orders_periodic(hub: Hub) -> None:
     if not settings_of(hub).configured:
         return
     request_import(hub, "schedule")
-    hub.enqueue(INBOX_TASK, priority=Priority.ORDER_IMPORT)
-    with hub.session() as s:
-        s.exec(  # type: ignore[call-overload]
-            delete(WebhookInbox).where(
-                col(WebhookInbox.processed_at).is_not(None),
-                col(WebhookInbox.received_at) < utcnow() - INBOX_KEPT,
-            )
-        )
-        s.commit()
+    inbox = hub.inbox(CHANNEL)
+    hub.enqueue(inbox.task, priority=Priority.ORDER_IMPORT)
+    inbox.prune(INBOX_KEPT)
 
 
 # --- health ------------------------------------------------------------------------------
@@ -805,21 +556,12 @@ def poll_orders_periodic(hub: Hub) -> None:
 
 def orders_summary(hub: Hub) -> dict[str, Any]:
     """Figures for the health monitor."""
-    with hub.session() as s:
-        linked = s.exec(select(func.count()).select_from(OrderLink)).one()
-        pending = s.exec(
-            select(func.count())
-            .select_from(WebhookInbox)
-            .where(col(WebhookInbox.processed_at).is_(None))
-        ).one()
-        failed = s.exec(
-            select(func.count()).select_from(WebhookInbox).where(WebhookInbox.outcome == "failed")
-        ).one()
+    inbox = hub.inbox(CHANNEL).summary()
     last = hub.jobs.latest(KIND)
     return {
-        "imported": int(linked),
-        "inbox_pending": int(pending),
-        "webhook_failures": int(failed),
+        "imported": hub.pos.channel_order_count(CHANNEL),
+        "inbox_pending": inbox["pending"],
+        "webhook_failures": inbox["failed"],
         "watermark": get_state(hub, "orders.watermark"),
         "last_poll": get_state(hub, "orders.last_poll"),
         "last_webhook_import": get_state(hub, "orders.last_webhook_import"),

@@ -6,12 +6,20 @@ from pathlib import Path
 
 from starlette.routing import BaseRoute
 
-from hub.config import mask
-from hub.context import Hub, TaskRegistry
-from hub.errors import PluginNotConfigured
-from hub.hookspecs import hookimpl
-from hub.jobs import Priority
-from hub.types import CheckResult, HealthCheck, StockChange
+from hub.api import (
+    Channel,
+    CheckResult,
+    HealthCheck,
+    Hub,
+    JobRecord,
+    PluginNotConfigured,
+    Priority,
+    StockChange,
+    SyncKind,
+    TaskRegistry,
+    hookimpl,
+    mask,
+)
 from plugins.woocommerce import (
     api,
     connection,
@@ -28,11 +36,17 @@ from plugins.woocommerce.admin import routes as admin_routes
 from plugins.woocommerce.campaigns import freebies_publish_campaigns  # noqa: F401  (a hookimpl)
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import get_state, settings_of
+from plugins.woocommerce.tables import CHANNEL
 
 
 @hookimpl
 def hub_config_model() -> type[WooCommerceSettings]:
     return WooCommerceSettings
+
+
+@hookimpl
+def hub_register_channels() -> list[Channel]:
+    return [Channel(CHANNEL, "WooCommerce")]
 
 
 @hookimpl
@@ -66,7 +80,7 @@ def hub_register_tasks(hub: Hub, tasks: TaskRegistry) -> None:
         priority=Priority.CATALOGUE,
     )
     # Order import: webhook inbox drain, poll jobs, the periodic poll, webhook upkeep.
-    tasks.task(orders.INBOX_TASK, order_inbox.import_webhook_orders, priority=Priority.ORDER_IMPORT)
+    tasks.inbox(orders.CHANNEL, order_inbox.handle_deliveries, priority=Priority.ORDER_IMPORT)
     tasks.task(orders.IMPORT_TASK, orders.import_orders_task, priority=Priority.ORDER_IMPORT)
     tasks.periodic(
         orders.POLL_TASK,
@@ -118,6 +132,64 @@ def inventory_routes(hub: Hub) -> list[BaseRoute]:
     return [*inventory_api.routes(hub), *duplicates.routes(hub)]
 
 
+# --- Sync Now (hub sync, the admin's Jobs page, POST /api/syncs/woocommerce/<word>) ----------
+
+
+def request_product_sync(
+    hub: Hub, *, trigger: str, full: bool, dry_run: bool, supersede: bool
+) -> JobRecord:
+    job, _ = sync_products.request_sync(
+        hub, full=full, dry_run=dry_run, trigger=trigger, supersede=supersede
+    )
+    return job
+
+
+def request_inventory_push(
+    hub: Hub, *, trigger: str, full: bool, dry_run: bool, supersede: bool
+) -> JobRecord:
+    job, _ = inventory.request_push(hub, full=full, trigger=trigger, supersede=supersede)
+    return job
+
+
+def request_order_import(
+    hub: Hub, *, trigger: str, full: bool, dry_run: bool, supersede: bool
+) -> JobRecord:
+    job, _ = orders.request_import(hub, trigger, supersede=supersede)
+    return job
+
+
+@hookimpl
+def hub_register_syncs(hub: Hub) -> list[SyncKind]:
+    return [
+        SyncKind(
+            "products",
+            "Sync products",
+            sync_products.KIND,
+            request_product_sync,
+            description="Reconcile the store's catalogue with the POS (full: compare every "
+            "product; dry run: plan only, change nothing).",
+            full=True,
+            dry_run=True,
+        ),
+        SyncKind(
+            "inventory",
+            "Push inventory",
+            inventory.KIND,
+            request_inventory_push,
+            description="Write the POS stock levels to the store (full: every linked product, "
+            "not only those that changed).",
+            full=True,
+        ),
+        SyncKind(
+            "orders",
+            "Import orders",
+            orders.KIND,
+            request_order_import,
+            description="Read the orders changed in the store since the last poll and import them.",
+        ),
+    ]
+
+
 @hookimpl
 def inventory_stock_changed(hub: Hub, changes: list[StockChange]) -> None:
     # Counts and sales confirm a level for the guard; the push itself is debounced.
@@ -162,6 +234,10 @@ def hub_register_health_checks(hub: Hub) -> list[HealthCheck]:
             parts.append(f"webhooks re-enabled at {hooks['last_reenabled']['at']}")
         if hooks.get("error"):
             parts.append(f"webhook check failed: {hooks['error']}")
+        refused = webhooks.REJECTIONS.summary()
+        summary["webhook_rejections"] = refused
+        if refused["total"]:
+            parts.append(f"{refused['total']} webhook deliveries refused (last {refused['code']})")
         return CheckResult("order import", ok, "; ".join(parts), summary)
 
     return [connection_settings, catalogue, order_import]

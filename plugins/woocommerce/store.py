@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+import weakref
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from hub.context import Hub
-from hub.db import upsert, utcnow
+from hub.api import Hub, upsert, utcnow
 from plugins.woocommerce.client import WooClient
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.pricing import StorePricing
-from plugins.woocommerce.tables import StoreEvent, SyncState
+from plugins.woocommerce.tables import ChangeLogEntry, StoreEvent, SyncState
 
 EVENTS_KEPT = timedelta(days=14)
 
@@ -31,8 +32,27 @@ EDITABLE = (
 )
 
 
+# settings_of is asked on every order import and stock change: the settings read a moment ago
+# serve for LIVE_FOR seconds. Saving them here forgets them at once; a save in another process
+# (the web half of a split deployment) is seen within LIVE_FOR.
+LIVE_FOR = 1.0
+_live: weakref.WeakKeyDictionary[Hub, tuple[float, WooCommerceSettings]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def settings_of(hub: Hub) -> WooCommerceSettings:
     """The live settings: config overlaid with what an admin saved on the settings page."""
+    now = time.monotonic()
+    cached = _live.get(hub)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    settings = _read_settings(hub)
+    _live[hub] = (now + LIVE_FOR, settings)
+    return settings
+
+
+def _read_settings(hub: Hub) -> WooCommerceSettings:
     base: WooCommerceSettings = hub.settings
     saved = get_state(hub, "connection")
     if not saved:
@@ -93,6 +113,42 @@ def make_client(settings: WooCommerceSettings, events: EventLog | None = None) -
     )
 
 
+def add_request_counts(*counts: dict[str, int] | None) -> dict[str, int]:
+    """Client figures added up: a job's requests are those of every task and of the order
+    imports it ran, not only of the client its last task made."""
+    total: dict[str, int] = {}
+    for part in counts:
+        for key, value in (part or {}).items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+def record_corrections(s: Session, field: str, written: dict[str, str], by: str) -> int:
+    """Close the open change-log entries of these SKUs: the value we just wrote put the
+    store's drifted ``field`` back. Whoever writes it (the change-detection scan, the
+    inventory push, the catalogue sync) records the correction, so the health monitor stops
+    counting it. ``written`` maps SKU to the value written. Returns the entries closed."""
+    closed = 0
+    now = utcnow()
+    skus = sorted(written)
+    for start in range(0, len(skus), 500):
+        rows = s.exec(
+            select(ChangeLogEntry).where(
+                col(ChangeLogEntry.sku).in_(skus[start : start + 500]),
+                ChangeLogEntry.field == field,
+                col(ChangeLogEntry.corrected_at).is_(None),
+                col(ChangeLogEntry.explained).is_(False),
+            )
+        ).all()
+        for row in rows:
+            row.corrected_at = now
+            row.outcome = f"{field} set back to {written[row.sku]} by {by}"
+            s.add(row)
+            closed += 1
+    return closed
+
+
 def record_event(hub: Hub, kind: str, detail: str) -> None:
     with hub.session() as s:
         s.add(StoreEvent(kind=kind, detail=detail[:2000]))
@@ -106,6 +162,9 @@ def get_state(hub: Hub, key: str, default: Any = None) -> Any:
 
 
 def set_state(hub: Hub, key: str, value: Any, session: Session | None = None) -> None:
+    if key == "connection":
+        _live.pop(hub, None)
+
     def write(s: Session) -> None:
         # One upsert: two workers writing a key for the first time must not collide on it.
         table = SyncState.__table__  # type: ignore[attr-defined]

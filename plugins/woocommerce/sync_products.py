@@ -22,7 +22,7 @@ import html
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,14 +31,26 @@ from typing import Any, TypeVar
 from pydantic import ValidationError as InputValidationError
 from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from hub.context import Hub
-from hub.db import conflict_insert, upsert, utcnow
-from hub.errors import InputError
-from hub.jobs import Priority
-from hub.models import Category, Product, StockLevel
-from hub.pos import ProductIn, ProductPatch, products_by_sku
+from hub.api import (
+    Channels,
+    ChunkedJob,
+    ChunkLease,
+    Hub,
+    InputError,
+    JobEngine,
+    Outcome,
+    Priority,
+    ProductIn,
+    ProductPatch,
+    catalogue_tables,
+    conflict_insert,
+    request_job,
+    run_chunk,
+    upsert,
+    utcnow,
+)
 from plugins.woocommerce.catalogue import (
     STORE_FIELDS,
     Action,
@@ -51,15 +63,44 @@ from plugins.woocommerce.catalogue import (
 )
 from plugins.woocommerce.client import MAX_BATCH, WooClient, is_item_error
 from plugins.woocommerce.client_errors import (
+    AuthError,
     RateLimited,
     StoreError,
     StoreUnavailable,
 )
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.pricing import TIERS, StorePricing
-from plugins.woocommerce.store import EventLog, get_state, make_client, read_pricing, set_state
-from plugins.woocommerce.store_jobs import StoreJobEngine, Superseded, run_store_job
-from plugins.woocommerce.tables import FAILED, PENDING, SKIPPED, SYNCED, CategoryLink, ProductLink
+from plugins.woocommerce.store import (
+    EventLog,
+    get_state,
+    make_client,
+    read_pricing,
+    record_corrections,
+    set_state,
+    settings_of,
+)
+from plugins.woocommerce.store_jobs import paused_event, store_error, store_ready
+from plugins.woocommerce.tables import (
+    CHANNEL,
+    FAILED,
+    PENDING,
+    SKIPPED,
+    SYNCED,
+    CategoryLink,
+    NotImported,
+    ProductLink,
+)
+from plugins.woocommerce.tiers import (
+    TierBook,
+    dropped_message,
+    import_tiers,
+    last_preset,
+    not_imported_message,
+    preset_in_use,
+    remember_preset,
+    resolve_preset,
+    with_preset,
+)
 
 log = logging.getLogger("hub.plugin.woocommerce.sync")
 T = TypeVar("T")
@@ -75,7 +116,9 @@ MAX_ATTEMPTS = 3  # sends of one product within a run (re-link, re-create, after
 
 @dataclass
 class Link:
-    """A row of ``wc_product_link`` as plain data: the ORM is far too slow for 100,000 of them."""
+    """A product's link to the store as plain data (the ORM is far too slow for 100,000 of
+    them): the store id, status and message are its listing on the channel (hub.channels), the
+    rest its ``wc_product_link`` row."""
 
     sku: str
     store_id: int | None = None
@@ -87,6 +130,8 @@ class Link:
     store_modified: str | None = None
     # The POS product's updated_at when we last decided about it: newer means edited since.
     pos_version: datetime | None = None
+    # The POS product's id when known (spares the listing write a look-up by SKU).
+    product_id: int | None = None
 
 
 @dataclass
@@ -99,24 +144,43 @@ class Work:
     attempt: int = 1
 
 
-LINK_COLUMNS = [f.name for f in dataclasses.fields(Link)]
+LISTED = ("store_id", "status", "message", "product_id")  # kept in the product's listing
+LINK_COLUMNS = [f.name for f in dataclasses.fields(Link) if f.name not in LISTED]
 
 
-def read_links(s: Session, skus: Iterable[str]) -> dict[str, Link]:
-    """Links for these SKUs (compared case-insensitively), keyed by lower-cased SKU."""
+def read_links(s: Session, skus: Iterable[str], channels: Channels) -> dict[str, Link]:
+    """Links for these SKUs (compared case-insensitively), keyed by lower-cased SKU: a product
+    is linked when it has a ``wc_product_link`` row; its listing adds store id and status."""
     table = ProductLink.__table__  # type: ignore[attr-defined]
     columns = [table.c[name] for name in LINK_COLUMNS]
     wanted = {sku for sku in skus if sku}
-    found: dict[str, Link] = {}
+    rows: dict[str, Any] = {}
     # Exact matches use the primary key; only the rest pay for a case-insensitive look.
     for part in chunks_of(sorted(wanted), 500):
         for row in s.execute(sa_select(*columns).where(table.c.sku.in_(part))).all():
-            found[row[0].lower()] = Link(*row)
-    rest = sorted({sku.lower() for sku in wanted} - set(found))
+            rows[row[0].lower()] = row
+    rest = sorted({sku.lower() for sku in wanted} - set(rows))
     for part in chunks_of(rest, 500):
         query = sa_select(*columns).where(func.lower(table.c.sku).in_(part))
         for row in s.execute(query).all():
-            found[row[0].lower()] = Link(*row)
+            rows[row[0].lower()] = row
+    if not rows:
+        return {}
+    listed = {
+        sku.lower(): info
+        for sku, info in channels.listings(
+            CHANNEL, skus=[r[0] for r in rows.values()], session=s
+        ).items()
+    }
+    found: dict[str, Link] = {}
+    for key, row in rows.items():
+        link = Link(**dict(zip(LINK_COLUMNS, row, strict=True)))
+        info = listed.get(key)
+        if info is not None:
+            link.store_id = int(info.external_id) if info.external_id else None
+            link.status, link.message = info.status, info.message
+            link.product_id = info.product_id
+        found[key] = link
     return found
 
 
@@ -125,14 +189,52 @@ def chunks_of(items: list[T], size: int) -> Iterable[list[T]]:
         yield items[start : start + size]
 
 
-def write_links(s: Session, links: Iterable[Link]) -> None:
-    """Insert or update links in one statement (ON CONFLICT on the SKU)."""
+def write_links(s: Session, links: Iterable[Link], channels: Channels) -> None:
+    """Store links in the caller's transaction: the listings' store id, status and message
+    (hub.channels, batched) and our own rows (one upsert, ON CONFLICT on the SKU). A SKU with
+    no POS product (a store product not imported) has no listing: it is kept in
+    ``wc_not_imported`` with why, and read and reported again by the next sync."""
     table = ProductLink.__table__  # type: ignore[attr-defined]
+    links = list(links)
+    if not links:
+        return
+    missing = channels.record(
+        CHANNEL,
+        [
+            Outcome(
+                link.sku,
+                link.status,
+                link.message,
+                None if link.store_id is None else str(link.store_id),
+                product_id=link.product_id,
+            )
+            for link in links
+        ],
+        session=s,
+    )
+    gone = {sku.lower() for sku in missing}
     now = utcnow()
     rows = [
         {**{name: getattr(link, name) for name in LINK_COLUMNS}, "updated_at": now}
         for link in links
+        if link.sku.lower() not in gone
     ]
+    not_imported = NotImported.__table__  # type: ignore[attr-defined]
+    if gone:
+        s.execute(table.delete().where(func.lower(table.c.sku).in_(sorted(gone))))
+        orphans = {link.sku.lower(): link for link in links if link.sku.lower() in gone}
+        s.execute(
+            upsert(s, not_imported, ["sku"], ["store_id", "message", "updated_at"]),
+            [
+                {"sku": o.sku, "store_id": o.store_id, "message": o.message, "updated_at": now}
+                for o in orphans.values()
+            ],
+        )
+    if rows and s.execute(sa_select(not_imported.c.sku).limit(1)).first() is not None:
+        # Imported or linked since: no longer "not imported".
+        keys = sorted({str(row["sku"]).lower() for row in rows})
+        for part in chunks_of(keys, 500):
+            s.execute(not_imported.delete().where(func.lower(not_imported.c.sku).in_(part)))
     if not rows:
         return
     stmt = upsert(s, table, ["sku"], [*LINK_COLUMNS[1:], "updated_at"])
@@ -175,12 +277,29 @@ def request_sync(
     ``read_store=False`` only pushes POS changes (used for POS edits, which must reach the
     store within seconds); store-side changes are read by the scheduled syncs.
     """
-    kind = DRY_KIND if dry_run else KIND
     params = {"full": full, "dry_run": dry_run, "read_store": read_store or full}
-    job, created = hub.jobs.request(kind, trigger=trigger, params=params, supersede=supersede)
-    if created:
-        hub.enqueue(CHUNK_TASK, job.id, None, priority=Priority.CATALOGUE)
-    return job, created
+    return request_job(
+        hub,
+        PRODUCTS_JOB,
+        params=params,
+        trigger=trigger,
+        supersede=supersede,
+        kind=DRY_KIND if dry_run else KIND,
+    )
+
+
+def latest_syncs(hub: Hub, scan: int = 200) -> tuple[Any, Any]:
+    """The latest catalogue sync that read the store (full or incremental) and the latest
+    POS-edit push (no store read), apart: a small edit push must not hide the last sync."""
+    sync = edit = None
+    for job in hub.jobs.list(limit=scan, kind=KIND):
+        if (job.params or {}).get("read_store", True):
+            sync = sync or job
+        else:
+            edit = edit or job
+        if sync is not None and edit is not None:
+            break
+    return sync, edit
 
 
 def schedule_edit_push(hub: Hub) -> bool:
@@ -203,8 +322,6 @@ def sync_products_edits(hub: Hub) -> None:
 
 def sync_products_periodic(hub: Hub) -> None:
     """Task: the scheduled sync (incremental; a full one when none has succeeded yet)."""
-    from plugins.woocommerce.store import settings_of
-
     if not settings_of(hub).configured:
         return
     full = get_state(hub, "products.last_success") is None
@@ -214,28 +331,28 @@ def sync_products_periodic(hub: Hub) -> None:
 # --- the chunk task --------------------------------------------------------------------
 
 
-def sync_products_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
-    """Task: run one task's share of a catalogue sync job and queue the next."""
+def sync_products_chunk(hub: Hub, job_id: int, generation: int | None = None) -> None:
+    """Task: run one chunk of a catalogue sync job (the core's runner queues the next)."""
+    run_chunk(hub, PRODUCTS_JOB, job_id, generation)
 
-    def complete(engine: StoreJobEngine) -> None:
-        assert isinstance(engine, CatalogueSync)
-        hub.jobs.heartbeat(
-            job_id, cursor=engine.cursor, done=engine.cursor.get("done", 0), phase="finished"
-        )
-        hub.jobs.finish(job_id, "failed" if engine.failed_hard else "succeeded", engine.result())
-        if not engine.dry:
-            engine.after_success()
 
-    run_store_job(
-        hub,
-        job_id,
-        lease,
-        task=CHUNK_TASK,
-        priority=Priority.CATALOGUE,
-        label="catalogue sync",
-        make_engine=lambda settings, job, events: CatalogueSync(hub, settings, job, events),
-        on_complete=complete,
-    )
+def sync_finished(hub: Hub, engine: JobEngine, succeeded: bool) -> None:
+    assert isinstance(engine, CatalogueSync)
+    if not engine.dry:
+        engine.after_success()
+
+
+PRODUCTS_JOB = ChunkedJob(
+    kind=KIND,
+    task=CHUNK_TASK,
+    priority=Priority.CATALOGUE,
+    label="catalogue sync",
+    engine=lambda hub, job, lease: CatalogueSync(hub, settings_of(hub), job, lease=lease),
+    on_error=store_error,
+    on_complete=sync_finished,
+    ready=store_ready,
+    on_pause=paused_event("catalogue sync"),
+)
 
 
 # --- the engine ------------------------------------------------------------------------
@@ -243,10 +360,16 @@ def sync_products_chunk(hub: Hub, job_id: int, lease: str | None) -> None:
 
 class CatalogueSync:
     def __init__(
-        self, hub: Hub, settings: WooCommerceSettings, job: Any, events: EventLog | None = None
+        self,
+        hub: Hub,
+        settings: WooCommerceSettings,
+        job: Any,
+        events: EventLog | None = None,
+        lease: ChunkLease | None = None,
     ) -> None:
         self.hub = hub
         self.settings = settings
+        self.lease = lease
         self.job_id: int = job.id
         self.full = bool(job.params.get("full"))
         self.dry = bool(job.params.get("dry_run"))
@@ -259,7 +382,6 @@ class CatalogueSync:
         self.counts: dict[str, int] = cursor.setdefault("counts", {})
         self.events = events or EventLog()
         self.errors: list[tuple[str | None, str]] = []
-        self.failed_hard = False
         self.client: WooClient | None = None
         self.pricing: StorePricing | None = None
         # Dry runs keep what they would have stored here instead of in the database.
@@ -271,7 +393,20 @@ class CatalogueSync:
         self.planned: deque[int] = deque()
         self.finished: set[int] = set()
         self.store_down: StoreError | None = None
+        self.sending = True  # senders may start new writes
+        # Created this chunk, their stock as sent: compared with the POS once linked.
+        self.created_stock: dict[int, Link] = {}
+        # Products up to this id may have been written by a chunk that died before it could
+        # record the outcome: their creates are looked up in the store first (in pages).
+        self.recover_upto = int(cursor.get("sent_upto", 0))
+        # The store refused a write on auth grounds (a read-only key): the job fails with it.
+        self.auth_refused: AuthError | None = None
+        # Prices written, by SKU: a price drift the change log holds open is put right by them.
+        self.prices_written: dict[str, str] = {}
+        # SKUs this task created, linked or updated in the store (announced when it ends).
+        self.published: set[str] = set()
         self.prefetched: dict[int, asyncio.Task[Any]] = {}
+        self.tiers = TierBook(settings)
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -287,9 +422,11 @@ class CatalogueSync:
         phase = self.cursor.get("phase")
         if phase == "read":
             pages = self.cursor.get("pages")
-            return f"reading the store: page {self.cursor.get('page', 1)}" + (
-                f" of {pages}" if pages else ""
-            )
+            page = int(self.cursor.get("page", 1))
+            if pages:
+                # The cursor names the next page to read: past the last once all are read.
+                return f"reading the store: page {min(page, pages)} of {pages}"
+            return f"reading the store: page {page}"
         if phase == "push":
             return "sending changes to the store"
         return str(phase)
@@ -299,9 +436,16 @@ class CatalogueSync:
         if self.dry:
             result["dry_run"] = True
             result["plan"] = self.plan
-        if self.client is not None:
-            result["client"] = self.client.stats.as_dict()
+        result["client"] = self.requests()
         return result
+
+    def requests(self) -> dict[str, int]:
+        """The store requests of the whole job: earlier chunks' (in the cursor) and this one's."""
+        totals = dict(self.cursor.get("requests") or {})
+        if self.client is not None:
+            for key, n in self.client.stats.as_dict().items():
+                totals[key] = totals.get(key, 0) + n
+        return totals
 
     def saw_modified(self, obj: dict[str, Any]) -> None:
         """Track the newest store modification time seen: the next read starts there."""
@@ -310,22 +454,46 @@ class CatalogueSync:
             self.cursor["store_newest_read"] = stamp + "+00:00"
 
     def beat(self) -> None:
-        """Between steps: record progress, and stop when superseded."""
-        ok = self.hub.jobs.heartbeat(
-            self.job_id,
-            done=self.cursor.get("done", 0),
-            total=self.cursor.get("total"),
-            failed=self.counts.get("failed", 0),
-            phase=self.phase_text(),
-            cursor=None if self.dry else self.cursor,
-        )
-        if not ok:
-            raise Superseded()
+        """Between steps: record progress; Fenced when the job is no longer this chunk's."""
+        progress: dict[str, Any] = {
+            "done": self.cursor.get("done", 0),
+            "total": self.cursor.get("total"),
+            "failed": self.counts.get("failed", 0),
+            "phase": self.phase_text(),
+            "cursor": None if self.dry else self.cursor,
+        }
+        if self.lease is not None:
+            self.lease.beat(**progress)
+        else:
+            self.hub.jobs.heartbeat(self.job_id, **progress)
+
+    def check(self) -> None:
+        """Before a write: Fenced when this chunk no longer holds the job."""
+        if self.lease is not None:
+            self.lease.check()
+
+    @property
+    def holding(self) -> bool:
+        return self.lease is None or self.lease.held
 
     # -- the chunk ----------------------------------------------------------------------
 
-    async def run_task(self) -> bool:
-        return await self.run_chunk() == "done"
+    async def run_chunk(self) -> bool:
+        try:
+            return await self.work() == "done"
+        finally:
+            if not self.dry:
+                # Carried in the cursor, so that the job's counts cover all of its chunks.
+                self.cursor["requests"] = self.requests()
+                self.client = None
+
+    def unresolved(self) -> tuple[int, int]:
+        if self.dry:
+            return 0, 0
+        return self.counts.get("pending", 0), self.counts.get("failed", 0)
+
+    def close(self) -> None:
+        self.events.flush(self.hub)
 
     def progress(self) -> dict[str, Any]:
         return {
@@ -335,7 +503,7 @@ class CatalogueSync:
             "phase": self.phase_text(),
         }
 
-    async def run_chunk(self) -> str:
+    async def work(self) -> str:
         """Work through the phases until this task's time budget is used ("more") or the
         job is complete ("done"). A dry run does it all in one task."""
         deadline = time.monotonic() + self.settings.task_budget_seconds
@@ -345,12 +513,29 @@ class CatalogueSync:
                 return await self.run_phases(deadline)
             finally:
                 await self.drop_prefetched()
+                self.announce_published()
+
+    def announce_published(self) -> None:
+        """Tell other plugins which products the store now holds as the POS has them (a
+        campaign whose gift was missing in the store is published again, for one)."""
+        if self.dry or not self.published:
+            return
+        skus, self.published = sorted(self.published), set()
+        self.hub.call("catalogue_channel_published", channel="woocommerce", skus=skus)
 
     async def run_phases(self, deadline: float) -> str:
         if self.cursor["phase"] == "prepare":
             await self.prepare()
             self.cursor["phase"] = "read"
         self.pricing = pricing_from(self.cursor["pricing"])
+        # The tier preset found in the store ("auto" resolved) holds for the whole job.
+        self.settings = with_preset(
+            self.settings, self.cursor.get("tiers_preset") or preset_in_use(self.settings.tiers)
+        )
+        self.tiers = TierBook(self.settings)
+        if not self.full and self.tiers.preset != last_preset(self.hub):
+            # Every tiered product moves to the new place: this push walks them all.
+            self.full = True
         self.categories_cache = {k.lower(): v for k, v in self.category_map().items()}
         if self.cursor["phase"] == "read" and not self.read_store:
             self.start_push()
@@ -384,9 +569,10 @@ class CatalogueSync:
         if self.read_store:
             self.prefetch([1])
         # The store's settings, categories and first listing page are independent reads.
-        pricing, categories = await asyncio.gather(
+        pricing, categories, self.cursor["tiers_preset"] = await asyncio.gather(
             read_pricing(self.client, self.settings),
             self.client.collect(self.client.iter_categories(fields=["id", "name"])),
+            resolve_preset(self.client, self.settings.tiers),
         )
         self.cursor["pricing"] = {
             "include": pricing.prices_include_tax,
@@ -406,8 +592,7 @@ class CatalogueSync:
             with self.hub.session() as s:
                 save_category_links(s, found, replace=False)
                 s.commit()
-        with self.hub.session() as s:
-            self.cursor["total"] = int(s.exec(select(func.count()).select_from(Product)).one())
+        self.cursor["total"] = self.hub.pos.count_products()
         self.cursor["done"] = 0
         self.beat()
 
@@ -505,7 +690,8 @@ class CatalogueSync:
         assert self.client is not None
         for obj in light:
             self.saw_modified(obj)
-        links = self.links_for([str(o.get("sku") or "") for o in light])
+        skus = [str(o.get("sku") or "") for o in light]
+        links = self.overlaid(await asyncio.to_thread(self.stored_links, skus), skus)
         wanted = []
         for obj in light:
             link = links.get(str(obj.get("sku") or "").lower())
@@ -541,8 +727,15 @@ class CatalogueSync:
 
     def links_for(self, skus: Iterable[str]) -> dict[str, Link]:
         skus = list(skus)
+        return self.overlaid(self.stored_links(skus), skus)
+
+    def stored_links(self, skus: list[str]) -> dict[str, Link]:
+        """The links as stored (no overlay): safe to read in a thread."""
         with self.hub.session() as s:
-            found = read_links(s, skus)
+            return read_links(s, skus, self.hub.channels)
+
+    def overlaid(self, found: dict[str, Link], skus: list[str]) -> dict[str, Link]:
+        """Stored links with what this run learned and has not written yet on top."""
         lowered = {sku.lower() for sku in skus}
         for key, link in {**self.overlay, **self.dirty}.items():
             if key in lowered:
@@ -556,31 +749,61 @@ class CatalogueSync:
             self.dirty[link.sku.lower()] = link
 
     def flush_links(self) -> None:
-        if self.dry or not self.dirty:
-            return
-        # Short transactions: a till sale waiting for SQLite's write lock is not kept behind
-        # thousands of link rows.
-        for part in chunks_of(list(self.dirty.values()), FLUSH_ROWS):
-            with self.hub.session() as s:
-                write_links(s, part)
-                s.commit()
-        self.dirty.clear()
+        writes = self.take_writes()
+        if writes is not None:
+            writes()
+
+    def take_writes(self) -> Callable[[], None] | None:
+        """What was learned since the last flush (links, tier rules, price corrections), as a
+        function that stores it; taken now, so that the senders can go on meanwhile."""
+        if self.dry:
+            return None
+        self.check()  # a chunk fenced out (taken over, superseded) writes nothing more
+        links, self.dirty = list(self.dirty.values()), {}
+        tiers = self.tiers.take()
+        prices, self.prices_written = self.prices_written, {}
+        if not links and not tiers and not prices:
+            return None
+
+        def store() -> None:
+            # Short transactions: a till sale waiting for SQLite's write lock is not kept
+            # behind thousands of link rows.
+            for n, part in enumerate(chunks_of(links, FLUSH_ROWS) if links else [[]]):
+                with self.hub.session() as s:
+                    if n == 0:
+                        self.tiers.write(s, tiers)
+                        if prices:
+                            record_corrections(s, "price", prices, "the catalogue sync")
+                    write_links(s, part, self.hub.channels)
+                    s.commit()
+
+        return store
 
     def absorb_store_products(self, items: list[dict[str, Any]]) -> None:
         """Link, import or flag each store product of a page."""
         assert self.pricing is not None
         imports: list[tuple[dict[str, Any], dict[str, Any]]] = []
         authority_updates: list[tuple[str, dict[str, Any]]] = []
-        with self.hub.session() as s:
+        with self.hub.session():
             skus = [str(o.get("sku") or "") for o in items]
             links = self.links_for(skus)
-            pos = products_by_sku(s, [sku for sku in skus if sku.lower() not in links])
+            pos = {
+                sku.lower(): found
+                for sku, found in self.hub.pos.get_products(
+                    [sku for sku in skus if sku.lower() not in links]
+                ).items()
+            }
             for obj in items:
                 sku = str(obj.get("sku") or "")
                 if not sku.strip():
+                    name = html.unescape(str(obj.get("name") or ""))
                     self.count("store_without_sku")
-                    self.note(
-                        "store_without_sku", {"store_id": obj.get("id"), "name": obj.get("name")}
+                    self.note("store_without_sku", {"store_id": obj.get("id"), "name": name})
+                    self.errors.append(
+                        (
+                            f"store product #{obj.get('id')}",
+                            f"{name!r} not imported from the store: the store product has no SKU",
+                        )
                     )
                     continue
                 key = sku.lower()
@@ -616,10 +839,10 @@ class CatalogueSync:
                     self.save_link(link)
                 elif key in pos:
                     self.count("linked")
-                    self.note("link", {"sku": pos[key].sku, "store_id": store_id})
+                    self.note("link", {"sku": pos[key]["sku"], "store_id": store_id})
                     self.save_link(
                         Link(
-                            sku=pos[key].sku,
+                            sku=pos[key]["sku"],
                             store_id=store_id,
                             store_hash=current,
                             store_modified=obj.get("date_modified_gmt"),
@@ -655,6 +878,7 @@ class CatalogueSync:
         assert self.pricing is not None
         valid: list[tuple[ProductIn, dict[str, Any]]] = []
         for fields, obj in imports:
+            fields = {**fields, **self.import_tier_prices(fields["sku"], obj)}
             try:
                 stock = obj.get("stock_quantity")
                 item = ProductIn(
@@ -704,7 +928,7 @@ class CatalogueSync:
                 name=item.name,
                 description=item.description,
                 price=item.price,
-                tiers=dict.fromkeys(TIERS),
+                tiers={t: getattr(item, f"price_{t}") for t in TIERS},
                 category=item.category,
                 sync=True,
                 active=True,
@@ -727,6 +951,20 @@ class CatalogueSync:
                     message="imported from the store",
                 )
             )
+            if view.get("tiers") is not None:
+                self.tiers.record_import(item.sku, obj)
+
+    def import_tier_prices(self, sku: str, obj: dict[str, Any]) -> dict[str, Decimal]:
+        """Tier prices of a store product being imported: its rules at the AA/AAA/AAAA
+        quantities; rules at other quantities are reported and not imported."""
+        assert self.pricing is not None
+        prices, other = import_tiers(obj, self.settings, self.pricing)
+        if other:
+            message = not_imported_message(other, self.settings.tiers)
+            self.count("tiers_not_imported")
+            self.note("tiers_not_imported", {"sku": sku, "quantities": other})
+            self.errors.append((sku, message))
+        return prices
 
     def apply_store_authority(self, sku: str, obj: dict[str, Any]) -> None:
         """Copy the fields the config gives the store authority over into the POS."""
@@ -762,6 +1000,7 @@ class CatalogueSync:
         self.planned = deque()
         self.finished = set()
         self.store_down = None
+        self.sending = True
         senders = [
             asyncio.create_task(self.sender(queue)) for _ in range(self.settings.max_concurrency)
         ]
@@ -771,18 +1010,25 @@ class CatalogueSync:
         pending: list[Work] = []
         try:
             while self.dry or time.monotonic() < deadline:
-                if self.store_down is not None:
+                if self.store_down is not None or self.auth_refused is not None or not self.holding:
                     break
                 while queue.qsize() >= 2 * self.settings.max_concurrency:
                     await asyncio.sleep(0.002)
                 # The first step is one batch, so that the store has work at once.
                 step = MAX_BATCH if after_id == first_id else PLAN_STEP
-                with self.hub.session() as s:
-                    products = load_pos_products(s, after_id, step, changed_only=not self.full)
+                products = await asyncio.to_thread(
+                    load_pos_products, self.hub, after_id, step, not self.full
+                )
                 if not products:
                     exhausted = True
                     break
-                for work in await self.plan_step(products):
+                works = await self.plan_step(products)
+                if works and not self.dry and products[-1].id > self.cursor.get("sent_upto", 0):
+                    # Durable before any of them is sent: a chunk that takes this job over
+                    # knows how far writes may have gone without their outcome recorded.
+                    self.cursor["sent_upto"] = products[-1].id
+                    self.beat()
+                for work in works:
                     pending.append(work)
                     if len(pending) >= self.client.batch_size:
                         queue.put_nowait(pending)
@@ -790,24 +1036,78 @@ class CatalogueSync:
                         await asyncio.sleep(0)  # let an idle sender take it now
                 after_id = products[-1].id
                 if time.monotonic() - last_beat > 1.0:
-                    self.checkpoint()
+                    await self.checkpoint()
+                    await self.correct_created_stock()
                     last_beat = time.monotonic()
             if pending:
                 queue.put_nowait(pending)
+            if not exhausted and not self.dry:
+                # Out of time: batches not yet handed to a sender wait for the next chunk
+                # (their products stay unfinished, so the cursor does not pass them); only
+                # the requests already on their way are awaited. A chunk keeps to its budget
+                # plus one request's timeout.
+                self.sending = False
             await queue.join()
         finally:
+            self.sending = False
             for _ in senders:
                 queue.put_nowait(None)
             await asyncio.gather(*senders, return_exceptions=True)
-        self.checkpoint()
+        await self.checkpoint()
+        await self.correct_created_stock()
+        if self.auth_refused is not None:
+            raise self.auth_refused
         if self.store_down is not None:
             raise self.store_down
         return exhausted
 
-    def checkpoint(self) -> None:
-        """Store links and advance the cursor past every product whose outcome is recorded."""
+    async def correct_created_stock(self) -> None:
+        """Products created in the store carry the stock read when they were planned; a till
+        sale since then could not reach the store (no link yet). Once their links are stored,
+        send the level of now to those whose stock moved; later sales find the link."""
+        if not self.created_stock or self.dry:
+            return
+        created, self.created_stock = self.created_stock, {}
+        found = await asyncio.to_thread(
+            self.hub.pos.get_products, [link.sku for link in created.values()]
+        )
+        levels = {sku.lower(): p for sku, p in found.items()}
+        now: dict[int, int] = {}
+        for product_id, link in created.items():
+            product = levels.get(link.sku.lower())
+            if product is not None and product["stock"] is not None:
+                now[product_id] = max(0, product["stock"] - (product["reserved"] or 0))
+        moved = [
+            (link, now[product_id])
+            for product_id, link in created.items()
+            if product_id in now and now[product_id] != link.pushed_stock and link.store_id
+        ]
+        if not moved:
+            return
+        assert self.client is not None
+        self.check()
+        outcome = await self.client.batch_all(
+            "products",
+            update=[{"id": link.store_id, "stock_quantity": level} for link, level in moved],
+        )
+        for (link, level), item in zip(moved, outcome.update, strict=True):
+            if is_item_error(item):
+                continue  # left to the inventory push, which compares every linked product
+            link.pushed_stock = level
+            self.save_link(link)
+            self.count("stock_corrected")
         self.flush_links()
-        while self.planned and self.planned[0] in self.finished:
+
+    async def checkpoint(self) -> None:
+        """Store links and advance the cursor past every product whose outcome is recorded.
+
+        The rows are written in a thread: the senders keep the store busy meanwhile. Only
+        products finished before the rows were taken are passed by the cursor."""
+        finished = set(self.finished)
+        writes = self.take_writes()
+        if writes is not None:
+            await asyncio.to_thread(writes)
+        while self.planned and self.planned[0] in finished:
             done_id = self.planned.popleft()
             self.finished.discard(done_id)
             self.cursor["after_id"] = done_id
@@ -818,12 +1118,18 @@ class CatalogueSync:
         """Decide for a step of products; record skips and unchanged ones at once."""
         assert self.pricing is not None
         categories = await self.ensure_categories({p.category for p in products if p.category})
-        links = self.links_for([p.sku for p in products])
+        skus = [p.sku for p in products]
+        # The database reads run in a thread: the senders' results keep coming in meanwhile.
+        stored, tier_rows = await asyncio.to_thread(
+            lambda: (self.stored_links(skus), self.tiers.read(self.hub, skus))
+        )
+        links = self.overlaid(stored, skus)
+        self.tiers.absorb(tier_rows)
         work: list[Work] = []
         for p in products:
             self.planned.append(p.id)
             known = links.get(p.sku.lower())
-            link = known or Link(sku=p.sku)
+            link = known or Link(sku=p.sku, product_id=p.id)
             category_id = categories.get(p.category) if p.category else None
             action = plan_product(
                 p,
@@ -835,6 +1141,9 @@ class CatalogueSync:
                 category_id,
                 p.category is not None and category_id is None,
             )
+            if action.kind == "update":
+                has_tiers = any(price is not None for price in p.tiers.values())
+                self.tiers.clear_removed(p.sku, action.payload, has_tiers)
             if action.kind in ("create", "update", "draft"):
                 work.append(Work(p, action, link))
                 continue
@@ -850,6 +1159,17 @@ class CatalogueSync:
             if known is None or (link.status, link.message, link.pos_version) != before:
                 self.save_link(link)  # an unchanged product costs no write at all
             self.finished.add(p.id)
+        doubtful = [
+            w for w in work if w.action.kind == "create" and w.product.id <= self.recover_upto
+        ]
+        if doubtful and not self.dry:
+            # A chunk that died (or lost the database) may have created these: look them up
+            # in pages, record those that landed, and send only the rest, in full batches.
+            self.count("looked_up", len(doubtful))
+            resolved = await self.resolve_unclear(doubtful, first=True)
+            looked = {id(w) for w in doubtful}
+            work = [w for w in work if id(w) not in looked]
+            work.extend(resolved)
         return work
 
     async def sender(self, queue: asyncio.Queue[list[Work] | None]) -> None:
@@ -858,9 +1178,18 @@ class CatalogueSync:
             try:
                 if batch is None:
                     return
-                if self.store_down is None:
-                    for retry in await self.send(batch):
-                        queue.put_nowait([retry])
+                # No new write once the chunk is out of time or no longer holds its job.
+                if (
+                    self.store_down is None
+                    and self.auth_refused is None
+                    and self.sending
+                    and self.holding
+                ):
+                    again = await self.send(batch)
+                    # Follow-ups (re-links, re-creates) go out together, not one per product.
+                    assert self.client is not None
+                    for part in chunks_of(again, self.client.batch_size):
+                        queue.put_nowait(part)
             except Exception as exc:  # recorded per product; the job goes on
                 log.exception("sending a batch failed")
                 for work in batch or []:
@@ -871,7 +1200,9 @@ class CatalogueSync:
     def finish_work(self, work: Work, status: str, message: str) -> None:
         link = work.link
         link.status, link.message = status, message
-        if status != PENDING:
+        if status == PENDING:
+            self.count("pending")
+        else:
             link.pos_version = work.product.updated_at
         self.save_link(link)
         self.finished.add(work.product.id)
@@ -895,6 +1226,14 @@ class CatalogueSync:
             update=[w.action.payload for w in updates],
         )
         results = outcome.create + outcome.update
+        refused = outcome.auth_error()
+        if refused is not None:
+            self.auth_refused = refused
+            for work in creates + updates:
+                self.finish_work(
+                    work, PENDING, f"not sent: the store refused the API key: {refused.message}"
+                )
+            return []
         if (
             outcome.chunk_errors
             and all(isinstance(e, (StoreUnavailable, RateLimited)) for e in outcome.chunk_errors)
@@ -926,12 +1265,31 @@ class CatalogueSync:
             link.pushed_hash = action.hash
             link.store_hash = content_hash(store_view(item, self.settings))
             if "stock_quantity" in action.payload:
-                link.pushed_stock = action.payload["stock_quantity"]
+                # What the store holds: the level this write sent, or for a create found in
+                # the store after a takeover, the level an earlier chunk sent.
+                held = item.get("stock_quantity")
+                link.pushed_stock = (
+                    held if isinstance(held, int) else action.payload["stock_quantity"]
+                )
+                if action.kind == "create":
+                    self.created_stock[p.id] = link
             link.store_modified = item.get("date_modified_gmt")
+            dropped = self.tiers.after_write(p.sku, action.payload, item)
+            if dropped:
+                # Sent again by the next full sync (no pushed hash), reported until then.
+                link.pushed_hash = None
+                message = dropped_message(dropped, self.settings.tiers)
+                self.count("tiers_dropped")
+                self.errors.append((p.sku, message))
+                self.finish_work(work, FAILED, message)
+                return None
+            if "regular_price" in action.payload:
+                self.prices_written[p.sku] = str(action.payload["regular_price"])
             if action.kind == "draft":
                 self.finish_work(work, SKIPPED, "not for sale online: drafted in the store")
             else:
-                self.finish_work(work, SYNCED, "")
+                self.published.add(p.sku)
+                self.finish_work(work, SYNCED, self.name_difference(p, action, item))
             return None
         error = item["error"]
         code = str(error.get("code") or "")
@@ -960,8 +1318,24 @@ class CatalogueSync:
         self.finish_work(work, FAILED, f"{message} ({code})")
         return None
 
-    async def resolve_unclear(self, unclear: list[Work]) -> list[Work]:
-        """After a timeout the store may or may not have applied a write: look before retrying."""
+    def name_difference(self, p: PosProduct, action: Action, item: dict[str, Any]) -> str:
+        """When the store shows another name than the one sent (WordPress trims it, say),
+        say so for this product: a later sync would otherwise call it unchanged."""
+        if "name" not in action.payload or "name" not in item:
+            return ""
+        shown = html.unescape(str(item.get("name") or ""))
+        if shown == p.name:
+            return ""
+        message = f"the store shows the name as {shown!r}, not {p.name!r}"
+        self.count("name_differs")
+        self.errors.append((p.sku, message))
+        return message
+
+    async def resolve_unclear(self, unclear: list[Work], *, first: bool = False) -> list[Work]:
+        """After a timeout the store may or may not have applied a write: look before retrying.
+
+        ``first``: the works were not sent by this chunk (a takeover's doubtful creates), so
+        those not found go out as they are, counting as their first attempt."""
         assert self.client is not None
         found: dict[str, dict[str, Any]] = {}
         skus = [w.product.sku for w in unclear]
@@ -975,13 +1349,16 @@ class CatalogueSync:
                 if obj.get("type") != "variation" and obj.get("sku"):
                     found[str(obj["sku"]).lower()] = obj
         retry: list[Work] = []
+        bump = 0 if first else 1
         for work in unclear:
             p, action, link = work.product, work.action, work.link
             obj = found.get(p.sku.lower())
             if obj is None:
                 payload = {k: v for k, v in action.payload.items() if k != "id"}
                 retry.append(
-                    Work(p, Action("create", p.sku, payload, action.hash), link, work.attempt + 1)
+                    Work(
+                        p, Action("create", p.sku, payload, action.hash), link, work.attempt + bump
+                    )
                 )
                 continue
             link.store_id = int(obj["id"])
@@ -994,7 +1371,9 @@ class CatalogueSync:
                 payload = {k: v for k, v in action.payload.items() if k != "stock_quantity"}
                 payload["id"] = link.store_id
                 retry.append(
-                    Work(p, Action("update", p.sku, payload, action.hash), link, work.attempt + 1)
+                    Work(
+                        p, Action("update", p.sku, payload, action.hash), link, work.attempt + bump
+                    )
                 )
         return retry
 
@@ -1019,7 +1398,13 @@ class CatalogueSync:
                 result[name] = 0
                 self.note("create_category", name)
             return result
-        created = await self.client.batch_all("categories", create=[{"name": n} for n in missing])
+        # Escaped like product names: the store keeps "&", "<" and ">" as text that way.
+        created = await self.client.batch_all(
+            "categories", create=[{"name": html.escape(n, quote=False)} for n in missing]
+        )
+        refused = created.auth_error()
+        if refused is not None:
+            raise refused
         links: dict[str, int] = {}
         for name, item in zip(missing, created.create, strict=True):
             if is_item_error(item):
@@ -1053,12 +1438,14 @@ class CatalogueSync:
             if mark:
                 set_state(self.hub, "products.read_watermark", mark)
         set_state(self.hub, "products.last_success", utcnow().isoformat())
+        remember_preset(self.hub, self.tiers.preset)
         set_state(self.hub, "products.last_result", {"job": self.job_id, **self.result()})
+        product = catalogue_tables().product
         with self.hub.session() as s:
             edited_since = s.exec(
                 select(func.count())
-                .select_from(Product)
-                .where(col(Product.updated_at) > datetime.fromisoformat(started))
+                .select_from(product)
+                .where(product.c.updated_at > datetime.fromisoformat(started))
             ).one()
         if edited_since:
             # Edits arrived while this run was past them: carry them in a follow-up run.
@@ -1078,77 +1465,80 @@ def pricing_from(raw: dict[str, Any]) -> StorePricing:
     )
 
 
+# The push reads the catalogue with a join of our link rows, the product and its listing on
+# the channel (one statement per page): an incremental push must find the few products changed
+# since we last decided about them among 100,000 without reading them all. This is the one
+# place the plugin reads core tables in SQL (hub.pos.products_page serves the full push, and
+# the incremental one adds our link rows to the same select, hub.pos.catalogue_select).
+
+
 def changed_condition() -> Any:
     """POS products edited since we last decided about them, never decided about, or pending."""
-    product = Product.__table__  # type: ignore[attr-defined]
+    product = catalogue_tables().product
     link = ProductLink.__table__  # type: ignore[attr-defined]
+    listing = catalogue_tables().listing
     return or_(
         link.c.sku.is_(None),
-        link.c.status == PENDING,
+        listing.c.status.is_(None),
+        listing.c.status == PENDING,
         link.c.pos_version.is_(None),
         link.c.pos_version < product.c.updated_at,
     )
 
 
-def count_pos_products(s: Session, changed_only: bool) -> int:
-    product = Product.__table__  # type: ignore[attr-defined]
+def changed_join(joined: Any) -> Any:
+    product = catalogue_tables().product
     link = ProductLink.__table__  # type: ignore[attr-defined]
+    listing = catalogue_tables().listing
+    return joined.outerjoin(link, link.c.sku == product.c.sku).outerjoin(
+        listing, (listing.c.product_id == product.c.id) & (listing.c.channel == CHANNEL)
+    )
+
+
+def count_pos_products(s: Session, changed_only: bool) -> int:
+    product = catalogue_tables().product
     query = sa_select(func.count()).select_from(product)
     if changed_only:
-        query = query.select_from(product.outerjoin(link, link.c.sku == product.c.sku)).where(
-            changed_condition()
-        )
+        query = query.select_from(changed_join(product)).where(changed_condition())
     return int(s.execute(query).scalar_one())
 
 
 def load_pos_products(
-    s: Session, after_id: int, limit: int, changed_only: bool = False
+    hub: Hub, after_id: int, limit: int, changed_only: bool = False
 ) -> list[PosProduct]:
-    """The next POS products by id; with ``changed_only``, those edited since we last decided
-    about them, never decided about, or marked pending (retry, or changed in the store)."""
-    product = Product.__table__  # type: ignore[attr-defined]
-    stock = StockLevel.__table__  # type: ignore[attr-defined]
-    category = Category.__table__  # type: ignore[attr-defined]
-    link = ProductLink.__table__  # type: ignore[attr-defined]
-    joined = product.outerjoin(stock, stock.c.product_id == product.c.id).outerjoin(
-        category, category.c.id == product.c.category_id
-    )
-    query = sa_select(
-        product.c.id,
-        product.c.sku,
-        product.c.name,
-        product.c.description,
-        product.c.price,
-        product.c.price_aa,
-        product.c.price_aaa,
-        product.c.price_aaaa,
-        category.c.name,
-        product.c.sync_to_woocommerce,
-        product.c.active,
-        product.c.manage_stock,
-        stock.c.on_hand,
-        stock.c.reserved,
-        product.c.updated_at,
-    ).where(product.c.id > after_id)
-    if changed_only:
-        joined = joined.outerjoin(link, link.c.sku == product.c.sku)
-        query = query.where(changed_condition())
-    rows = s.execute(query.select_from(joined).order_by(product.c.id).limit(limit)).all()
+    """The next POS products by id, with their listing on the channel (``sync``: wanted
+    there); with ``changed_only``, those edited since we last decided about them, never
+    decided about, or marked pending (retry, or changed in the store)."""
+    if not changed_only:
+        items = hub.pos.products_page(after_id, limit, channel=CHANNEL).items
+    else:
+        # The core's catalogue select, with our link rows joined for changed_condition.
+        base = hub.pos.catalogue_select(CHANNEL)
+        product = catalogue_tables().product
+        link = ProductLink.__table__  # type: ignore[attr-defined]
+        query = (
+            base.statement.outerjoin(link, link.c.sku == product.c.sku)
+            .where(product.c.id > after_id, changed_condition())
+            .order_by(product.c.id)
+            .limit(limit)
+        )
+        with hub.session() as s:
+            items = [base.item(r) for r in s.execute(query).all()]
     return [
         PosProduct(
-            id=r[0],
-            sku=r[1],
-            name=r[2],
-            description=r[3] or "",
-            price=r[4],
-            tiers={"aa": r[5], "aaa": r[6], "aaaa": r[7]},
-            category=r[8],
-            sync=bool(r[9]),
-            active=bool(r[10]),
-            manage_stock=bool(r[11]),
-            on_hand=r[12] or 0,
-            reserved=r[13] or 0,
-            updated_at=r[14],
+            id=item.id,
+            sku=item.sku,
+            name=item.name,
+            description=item.description,
+            price=item.price,
+            tiers={"aa": item.price_aa, "aaa": item.price_aaa, "aaaa": item.price_aaaa},
+            category=item.category,
+            sync=item.listing.wanted if item.listing is not None else True,
+            active=item.active,
+            manage_stock=item.manage_stock,
+            on_hand=item.on_hand,
+            reserved=item.reserved,
+            updated_at=item.updated_at,
         )
-        for r in rows
+        for item in items
     ]

@@ -5,34 +5,66 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Integer, Text, and_, cast
 from sqlmodel import Field, SQLModel
 
-from hub.db import UTCDateTime, utcnow
+from hub.api import FAILED, PENDING, SKIPPED, SYNCED, UTCDateTime, catalogue_tables, utcnow
 
-# Sync statuses of a product, as the health monitor and the API show them.
-SYNCED, PENDING, FAILED, SKIPPED = "synced", "pending", "failed", "skipped"
+# The channel this plugin declares: the POS products' listings on it (hub.channels) hold the
+# store id (``external_id``) and the sync's last status and message.
+CHANNEL = "woocommerce"
+__all__ = ["CHANNEL", "FAILED", "PENDING", "SKIPPED", "SYNCED"]
+
+
+def listing_table() -> Any:
+    """The core's listings table, for the set-based joins of the inventory push and the
+    drift scan (links x products x stock in one statement per page)."""
+    return catalogue_tables().listing
+
+
+def listed_on_channel(product: Any, listing: Any) -> Any:
+    """Join condition: the product's listing on this channel, wanted there."""
+    return and_(
+        listing.c.product_id == product.c.id,
+        listing.c.channel == CHANNEL,
+        listing.c.wanted.is_(True),
+    )
+
+
+def store_id_of(listing: Any) -> Any:
+    """The store id of a listing as an integer column."""
+    return cast(listing.c.external_id, Integer)
 
 
 class ProductLink(SQLModel, table=True):
-    """One POS SKU and the store product that carries it, with what we last pushed."""
+    """What we last pushed for a POS SKU linked to a store product (the link itself, with the
+    store id, status and message, is the product's listing on the channel: hub.channels)."""
 
     __tablename__ = "wc_product_link"
 
     sku: str = Field(primary_key=True, max_length=100)
-    store_id: int | None = Field(default=None, index=True)
     # Hash of the fields we last sent, and of the store's answer to that write: a POS edit
     # changes the first, a store-side edit changes what the store returns from the second.
     pushed_hash: str | None = Field(default=None, max_length=64)
     store_hash: str | None = Field(default=None, max_length=64)
     # The stock level we last wrote, so an unexplained store value can be recognised.
     pushed_stock: int | None = None
-    status: str = Field(default=PENDING, index=True, max_length=10)
-    message: str = Field(default="", sa_type=Text)
     store_modified: str | None = Field(default=None, max_length=30)
     # The POS product's updated_at when the sync last decided about it.
     pos_version: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class NotImported(SQLModel, table=True):
+    """A store product the sync could not import (an unusable price, say): no POS product has
+    its SKU, so it has no listing; the per-product list shows it as failed, with why."""
+
+    __tablename__ = "wc_not_imported"
+
+    sku: str = Field(primary_key=True, max_length=100)
+    store_id: int | None = None
+    message: str = Field(default="", sa_type=Text)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class CategoryLink(SQLModel, table=True):
@@ -66,82 +98,6 @@ class StoreEvent(SQLModel, table=True):
     kind: str = Field(index=True, max_length=40)
     detail: str = Field(default="", sa_type=Text)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-
-
-# --- order import (store to POS) ---------------------------------------------------------
-
-
-class OrderLink(SQLModel, table=True):
-    """One store order and the POS order it became, with what was last applied to it.
-
-    ``version`` makes every change a compare-and-set, so a webhook import and a poll that race
-    on the same order apply a transition (and move stock) once.
-    """
-
-    __tablename__ = "wc_order_link"
-
-    store_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    pos_order_id: int = Field(index=True)
-    status: str = Field(max_length=40)
-    # The store's date_modified_gmt ("YYYY-MM-DDTHH:MM:SS") of the version applied last:
-    # an older one is never applied over it.
-    date_modified: str = Field(max_length=30)
-    # Digest of the fields we import, to tell two versions sharing a second apart.
-    digest: str = Field(max_length=64)
-    # True while POS stock is reduced for this order (processing, on-hold, completed).
-    stock_held: bool = False
-    version: int = 0
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-
-
-class OrderStockMove(SQLModel, table=True):
-    """POS stock moved by a store order: negative reduced stock, positive gave it back.
-
-    The inventory side reads these to explain a store-side stock drop ("explained by an order").
-    """
-
-    __tablename__ = "wc_order_stock_move"
-
-    id: int | None = Field(default=None, primary_key=True)
-    store_order_id: int = Field(index=True)
-    pos_order_id: int
-    store_line_id: int | None = None
-    product_id: int
-    sku: str = Field(index=True, max_length=100)
-    quantity: int
-    # The order status and store version that caused the move.
-    status: str = Field(max_length=40)
-    store_modified: str = Field(max_length=30)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-
-
-class WebhookInbox(SQLModel, table=True):
-    """Order webhooks as received: stored first, imported by a task.
-
-    Unique on (order id, date modified, body digest): a replay or duplicate delivery is a no-op,
-    while two versions of an order within the same second (the store's clock resolution) are
-    both kept.
-    """
-
-    __tablename__ = "wc_webhook_inbox"
-    __table_args__ = (
-        UniqueConstraint("order_id", "date_modified", "digest", name="uq_wc_webhook_inbox"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(index=True)
-    date_modified: str = Field(max_length=30)
-    digest: str = Field(max_length=64)
-    topic: str = Field(max_length=60)
-    delivery_id: str | None = Field(default=None, max_length=100)
-    payload: Any = Field(default=None, sa_column=Column(JSON))
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    claimed_by: str | None = Field(default=None, max_length=80)
-    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
-    outcome: str = Field(default="", max_length=20)
-    message: str = Field(default="", sa_type=Text)
 
 
 # --- inventory push, change detection, duplicates ----------------------------------------
@@ -195,3 +151,23 @@ class ChangeLogEntry(SQLModel, table=True):
     source: str = Field(default="scan", max_length=10)
     corrected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str = Field(default="", sa_type=Text)
+
+
+# --- quality tiers ----------------------------------------------------------------------
+
+
+class TierPush(SQLModel, table=True):
+    """Tier rules the sync last wrote to a store product, while the store holds some.
+
+    A product whose tiers are removed in the POS gets its store rules cleared once (the row
+    says there is something to clear); a product that never had tiers sends none, so rules a
+    shop entered in the store for it are left alone.
+    """
+
+    __tablename__ = "wc_tier_push"
+
+    sku: str = Field(primary_key=True, max_length=100)
+    # "tiered-pricing-table" or "meta": where the rules were written.
+    preset: str = Field(max_length=30)
+    rules: Any = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,8 +1,9 @@
 """WooCommerce webhooks: the signed receiver, and keeping our webhooks registered and active.
 
 The receiver does as little as it can while the store waits: check the signature over the raw
-body, parse, store one inbox row (a duplicate or replay is a no-op on its unique key), queue the
-import task and answer. It never calls the store. WooCommerce does not retry deliveries and
+body (:func:`hub.webhooks.verify_signature`), parse, store the delivery in the core's inbox for
+this channel (a duplicate or replay is stored once, on its dedupe key), which queues the
+drain, and answer. It never calls the store. WooCommerce does not retry deliveries and
 disables a webhook after more than five failures in a row, so polling stays the safety net, and
 :func:`check_webhooks` re-enables what the store disabled.
 """
@@ -10,142 +11,129 @@ disables a webhook after more than five failures in a row, so polling stays the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import json
+import logging
+import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.context import Hub
-from hub.db import conflict_insert, utcnow
-from plugins.woocommerce import order_inbox, orders
+from hub.api import Delivery, Hub, JSONError, parse_int, read_body, utcnow, verify_signature
+from plugins.woocommerce import orders
 from plugins.woocommerce.client_errors import StoreError
 from plugins.woocommerce.config import WooCommerceSettings
 from plugins.woocommerce.store import make_client, record_event, set_state, settings_of
-from plugins.woocommerce.tables import WebhookInbox
 
 PATH = "/webhooks/woocommerce"
 TOPICS = ("order.created", "order.updated")
 CHECK_TASK = "check_webhooks"
 NAME = "Brother POS Hub: {topic}"
 MAX_BODY = 5 * 1024 * 1024
-
-
-def signature(secret: str, body: bytes) -> str:
-    """What WooCommerce sends in X-WC-Webhook-Signature: base64(HMAC-SHA256(secret, body))."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def signature_ok(secret: str, body: bytes, given: str) -> bool:
-    if not secret or not given:
-        return False
-    # Constant time, so response timing tells an attacker nothing about the right signature.
-    return hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
+# A source whose deliveries are refused is logged at most this often (the rest are counted).
+LOG_EVERY_SECONDS = 60.0
+log = logging.getLogger("woocommerce.webhooks")
 
 
 def delivery_url(settings: WooCommerceSettings) -> str:
     return settings.webhook_url + PATH
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
-INBOX_KEY = ("order_id", "date_modified", "digest")
+class Rejections:
+    """Deliveries the receiver refused: counted by reason, logged once per source a minute.
 
-
-def inbox_row(
-    order_id: int, date_modified: str, body: bytes, payload: Any, topic: str, delivery_id: str
-) -> dict[str, Any]:
-    """The inbox row for one delivery, keyed by order, version and a digest of the raw body."""
-    return {
-        "order_id": order_id,
-        "date_modified": date_modified,
-        "digest": hashlib.sha256(body).hexdigest(),
-        "topic": topic[:60],
-        "delivery_id": delivery_id[:100] or None,
-        "payload": payload,
-        "received_at": utcnow(),
-        "outcome": "",
-        "message": "",
-    }
-
-
-def store_deliveries(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
-    """Insert inbox rows in one transaction; per row, False when it was a duplicate.
-
-    A duplicate is a delivery already stored, or the same delivery earlier in ``rows``.
+    The receiver faces the internet, so a flood of bad requests must not become a flood of log
+    lines (or of database writes): each source gets one warning a minute, which says how many
+    more it sent meanwhile. The counts are this process's, shown in the order import health
+    check.
     """
-    table = WebhookInbox.__table__  # type: ignore[attr-defined]
-    inserted: set[tuple[Any, ...]] = set()
-    with hub.session() as s:
-        stmt = (
-            conflict_insert(s, table)
-            .on_conflict_do_nothing(index_elements=list(INBOX_KEY))
-            # RETURNING, not rowcount: only the rows inserted come back.
-            .returning(*(table.c[k] for k in INBOX_KEY))
+
+    def __init__(self, every: float = LOG_EVERY_SECONDS) -> None:
+        self.every = every
+        self.counts: Counter[str] = Counter()
+        self.last: dict[str, Any] = {}
+        self.logged_at: dict[str, float] = {}
+        self.suppressed: Counter[str] = Counter()
+
+    def record(self, source: str, status: int, code: str) -> None:
+        self.counts[code] += 1
+        self.last = {"at": utcnow().isoformat(), "source": source, "code": code}
+        now = time.monotonic()
+        if now - self.logged_at.get(source, -self.every) < self.every:
+            self.suppressed[source] += 1
+            return
+        if len(self.logged_at) > 10_000:  # forget sources quiet for a minute
+            self.logged_at = {k: t for k, t in self.logged_at.items() if now - t < self.every}
+            self.suppressed = Counter(
+                {k: n for k, n in self.suppressed.items() if k in self.logged_at}
+            )
+        more = self.suppressed.pop(source, 0)
+        self.logged_at[source] = now
+        log.warning(
+            "webhook delivery from %s refused: %d %s%s",
+            source,
+            status,
+            code,
+            f" ({more} more refused in the last minute)" if more else "",
         )
-        # A list of rows: one compiled statement, sent as multi-row batches by SQLAlchemy.
-        inserted.update(tuple(r) for r in s.execute(stmt, rows))
-        s.commit()
-    outcome = []
-    for row in rows:
-        key = tuple(row[k] for k in INBOX_KEY)
-        outcome.append(key in inserted)
-        inserted.discard(key)  # a second copy in the same batch is a duplicate
-    return outcome
+
+    def summary(self) -> dict[str, Any]:
+        return {"total": sum(self.counts.values()), "by_reason": dict(self.counts), **self.last}
 
 
-class InboxWriter:
-    """Group commit for the receiver: deliveries that arrive while one insert is running are
-    stored together by the next, so a burst costs a few transactions, not one per delivery
-    (SQLite has one writer, and the import drain needs it too). A lone delivery is stored at
-    once. Each request still answers only after its own row is committed.
+REJECTIONS = Rejections()
+
+
+def parse_body(body: bytes) -> Any:
+    """The delivery as JSON; ``ValueError`` for bad JSON, absurd numbers or deep nesting.
+
+    The standard parser, not orjson: orjson turns a 70-bit integer into a float and accepts
+    any nesting, and a delivery must be refused for either, naming the body.
     """
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self.flushing: asyncio.Task[None] | None = None
-
-    async def store(self, row: dict[str, Any]) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.pending.append((row, future))
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                stored = await run_in_threadpool(store_deliveries, self.hub, [r for r, _ in batch])
-            except Exception as exc:
-                for _row, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_row, future), ok in zip(batch, stored, strict=True):
-                if not future.done():
-                    future.set_result(ok)
-            if any(stored):
-                await run_in_threadpool(order_inbox.schedule_drain, self.hub)
+    try:
+        return json.loads(body, parse_int=parse_int)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
-def receiver(hub: Hub) -> Any:
-    writer = InboxWriter(hub)
+def delivery(order_id: int, date_modified: str, body: bytes, payload: Any, topic: str) -> Delivery:
+    """The inbox delivery for one webhook, deduplicated by order, version and a digest of the
+    raw body: a replay is stored once, while two versions of an order within the same second
+    (the store's clock resolution) are both kept."""
+    key = f"{order_id}:{date_modified}:{hashlib.sha256(body).hexdigest()}"
+    return Delivery(key=key, topic=topic, payload=payload)
+
+
+def receiver(hub: Hub, rejections: Rejections = REJECTIONS) -> Any:
+    inbox = hub.inbox(orders.CHANNEL)
 
     async def receive(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _error(413, "too_large", "webhook body is larger than 5 MB")
+        response = await answer(request)
+        if response.status_code >= 400:
+            source = request.client.host if request.client else "unknown"
+            code = json.loads(bytes(response.body)).get("error", {}).get("code", "refused")
+            rejections.record(source, response.status_code, code)
+        return response
+
+    async def answer(request: Request) -> Response:
+        try:
+            # Content-Length first, then the body in chunks: never more than 5 MB in memory.
+            body = await read_body(request, MAX_BODY)
+        except JSONError as exc:
+            return _error(exc.status, exc.code, exc.message, exc.headers)
         given = request.headers.get("x-wc-webhook-signature", "")
         if not given:
             # WooCommerce's ping on webhook creation: form-encoded webhook_id, never signed.
@@ -158,7 +146,7 @@ def receiver(hub: Hub) -> Any:
         secret = settings.webhook_secret.get_secret_value()
         if not secret:
             return _error(503, "not_configured", "no webhook secret is configured")
-        if not signature_ok(secret, body, given):
+        if not verify_signature(secret, body, given):
             return _error(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
         topic = request.headers.get("x-wc-webhook-topic", "")
         resource = topic.partition(".")[0]
@@ -166,8 +154,8 @@ def receiver(hub: Hub) -> Any:
             # Signed and genuine but not ours to import: accept, so the store keeps it active.
             return JSONResponse({"ok": True, "ignored": topic or "no topic"})
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = parse_body(body)
+        except ValueError as exc:  # UnicodeDecodeError is one too
             return _error(400, "invalid_json", f"body is not valid JSON: {exc}")
         if topic in ("order.deleted", "order.restored"):
             # Trash is not a status we import; polling shows a restored order again.
@@ -176,9 +164,8 @@ def receiver(hub: Hub) -> Any:
             data = orders.parse_order(payload)
         except orders.BadOrder as exc:
             return _error(400, "invalid_order", str(exc))
-        delivery_id = request.headers.get("x-wc-webhook-delivery-id", "")
-        row = inbox_row(data.id, data.date_modified, body, payload, topic, delivery_id)
-        if not await writer.store(row):
+        record = orders.order_record(data)
+        if not await inbox.receive(delivery(data.id, data.date_modified, body, record, topic)):
             return JSONResponse({"ok": True, "duplicate": True, "order": data.id})
         return JSONResponse({"ok": True, "queued": True, "order": data.id})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,13 +44,12 @@ def test_login_refuses_a_wrong_password_with_a_generic_message(
     with httpx.Client(base_url=url) as http:
         token = csrf_of(http.get("/admin/login").text)
         messages = []
+        # (Guessing is slowed by the login limits, tests/web/test_login_limits.py.)
         for name, password in (("alice", "wrong-password"), ("nobody", "whatever-1")):
-            started = time.monotonic()
             answer = http.post(
                 "/admin/login", data={"username": name, "password": password, "csrf_token": token}
             )
             assert answer.status_code == 401
-            assert time.monotonic() - started >= 0.4  # a pause for every wrong guess
             messages.append(answer.text.count("Wrong user name or password."))
         assert messages == [1, 1]
         assert http.get("/admin").status_code == 303
@@ -181,7 +179,7 @@ def test_jobs_list_detail_events_and_supersede(site: tuple[Runtime, str]) -> Non
         answer = post_form(http, page, f"{page}/supersede", {})
         assert answer.status_code == 303
         after = rt.ledger.get(stuck.id)
-        assert after is not None and after.status == "stuck"
+        assert after is not None and (after.status, after.retry_at) == ("failed", None)
         assert "stopped from the admin by sam" in http.get(page).text
         # Its heartbeat is refused now, so its worker stops; a new job of the kind may start.
         assert not rt.ledger.heartbeat(stuck.id, done=1)

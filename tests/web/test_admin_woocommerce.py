@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,10 @@ from sqlalchemy import insert
 
 from hub.context import Hub
 from hub.db import utcnow
+from hub.models import Listing, Product
 from hub.testing import wait_for
 from hub.types import AdminPage
 from hub.web.auth import add_user
-from plugins.woocommerce.tables import ProductLink
 from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 from tests.web.admin_fixtures import csrf_of, login, post_form
 
@@ -74,10 +75,28 @@ def test_preview_then_sync_now_from_the_product_sync_page(tmp_path: Path) -> Non
 def test_product_table_pages_through_100000_links(tmp_path: Path) -> None:
     with world(tmp_path) as w:
         now = utcnow()
-        rows = [
+        # The per-product sync states are the products' listings on the store (hub.channels).
+        products = [
             {
+                "id": i + 1,
                 "sku": f"SKU-{i:06d}",
-                "store_id": i + 1,
+                "name": f"Product {i}",
+                "description": "",
+                "price": Decimal("1.00"),
+                "manage_stock": True,
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+                "revision": 1,
+            }
+            for i in range(100_000)
+        ]
+        listings = [
+            {
+                "product_id": i + 1,
+                "channel": "woocommerce",
+                "wanted": True,
+                "external_id": str(i + 1),
                 "status": "failed" if i % 1000 == 0 else "synced",
                 "message": "store said no" if i % 1000 == 0 else "",
                 "updated_at": now,
@@ -85,7 +104,8 @@ def test_product_table_pages_through_100000_links(tmp_path: Path) -> None:
             for i in range(100_000)
         ]
         with w.rt.engine.begin() as conn:
-            conn.execute(insert(ProductLink), rows)
+            conn.execute(insert(Product), products)
+            conn.execute(insert(Listing), listings)
         add_user(w.rt.session, "sam", "sam-secret-1", "staff")
         with login(str(w.http.base_url), "sam", "sam-secret-1") as http:
             started = time.monotonic()
@@ -317,7 +337,10 @@ def test_retry_a_failed_product_from_the_product_sync_page(tmp_path: Path) -> No
         with httpx.Client(base_url=w.sim.api_url, auth=(KEY, SECRET), timeout=10) as store:
             store.delete(f"/products/{trashed['id']}").raise_for_status()
             w.http.post("/api/products", json={"sku": "TR-1", "name": "Reborn", "price": "2.00"})
-            assert w.sync(full=True)["status"] == "succeeded"
+            # One product refused: the job says so (failed, one failed, tried again soon).
+            job = w.sync(full=True)
+            assert (job["status"], job["failed"], job["pending"]) == ("failed", 1, 0)
+            assert job["retry_at"] is not None
             add_user(w.rt.session, "sam", "sam-secret-1", "staff")
             with login(str(w.http.base_url), "sam", "sam-secret-1") as staff:
                 failed = staff.get(f"{BASE}/products", params={"status": "failed"}).text

@@ -160,8 +160,9 @@ def test_sync_now_progress_reaches_the_end_and_errors_show_in_health(
     page.click("#sync-now")
     sync_api.expect(page.locator(".flash")).to_contain_text("queued")
     progress = page.locator(".job-progress").first
-    # The page follows the job over server-sent events, without a reload.
-    sync_api.expect(progress).to_have_attribute("data-status", "succeeded", timeout=45_000)
+    # The page follows the job over server-sent events, without a reload. One product is
+    # refused by the store, so the job ends failed, saying when it is tried again.
+    sync_api.expect(progress).to_have_attribute("data-status", "failed", timeout=45_000)
     total = progress.locator('[data-field="total"]').inner_text()
     assert progress.locator('[data-field="done"]').inner_text() == total
     assert int(total) >= 121
@@ -301,3 +302,60 @@ def test_jobs_printers_freebies_inventory_changes_and_duplicates(
     shot(page, "duplicates")
     for name in ("jobs", "printers", "print-jobs", "freebies", "inventory-sync", "change-log"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_sync_now_buttons_on_the_jobs_page_follow_the_job_to_its_end(
+    new_page: Any, site: World
+) -> None:
+    # Staff see a button per sync they may start; the admin-only publication is not among them.
+    staff = new_page("sam", "sam-secret-1")
+    staff.goto("/admin/jobs")
+    rows = staff.locator("#sync-now tr[data-sync]")
+    sync_api.expect(rows).to_have_count(3)
+    sync_api.expect(staff.locator('tr[data-sync="freebies/campaigns"]')).to_have_count(0)
+
+    page = new_page("alice", "alice-secret")
+    page.goto("/admin/jobs")
+    sync_api.expect(page.locator('tr[data-sync="freebies/campaigns"]')).to_have_count(1)
+    shot(page, "jobs-sync-now")
+    row = page.locator('tr[data-sync="woocommerce/inventory"]')
+    row.locator("input[name=full]").check()
+    row.locator("button[type=submit]").click()
+    page.wait_for_url("**/admin/jobs/*")
+    sync_api.expect(page.locator(".flash")).to_contain_text("Push inventory: job #")
+    sync_api.expect(page.locator("h1")).to_contain_text("woocommerce.inventory_push")
+    progress = page.locator(".job-progress").first
+    sync_api.expect(progress).to_have_attribute("data-status", "succeeded", timeout=45_000)
+    job_id = int(page.url.rsplit("/", 1)[1])
+    job = site.rt.ledger.get(job_id)
+    assert job is not None and job.params["full"] is True and job.trigger == "sync now (alice)"
+    shot(page, "jobs-sync-now-finished")
+
+
+def test_products_page_shows_listings_and_admins_switch_a_channel(
+    new_page: Any, site: World
+) -> None:
+    page = new_page("alice", "alice-secret")
+    page.click('nav.menu a[href="/admin/products"]')
+    sync_api.expect(page.locator("h1")).to_have_text("Products")
+    page.fill("#product-search input[name=q]", "B-007")
+    page.click("#product-search button[type=submit]")
+    row = page.locator('#products tr[data-sku="B-007"]')
+    cell = row.locator('td[data-channel="woocommerce"]')
+    sync_api.expect(cell).to_contain_text("wanted")
+    sync_api.expect(page.locator("#products tbody tr")).to_have_count(1)
+    shot(page, "products")
+    cell.locator("button.toggle").click()
+    sync_api.expect(page.locator(".flash")).to_contain_text("B-007 switched off for WooCommerce")
+    sync_api.expect(cell).to_contain_text("not wanted")
+    assert page.url.endswith("/admin/products?q=B-007&page=1")
+    assert site.http.get("/api/products/B-007").json()["channels"]["woocommerce"] is False
+    # Staff see the listings but no switches.
+    staff = new_page("sam", "sam-secret-1")
+    staff.goto("/admin/products?q=B-007")
+    sync_api.expect(staff.locator('#products tr[data-sku="B-007"]')).to_contain_text("not wanted")
+    sync_api.expect(staff.locator("button.toggle")).to_have_count(0)
+    # Back on, as the other tests expect it.
+    cell.locator("button.toggle").click()
+    sync_api.expect(cell).to_contain_text("Switch off")
+    assert site.http.get("/api/products/B-007").json()["channels"]["woocommerce"] is True

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from hub.db import UTCDateTime, utcnow
+from hub.api import UTCDateTime, utcnow
 
 
 class JournalEntry(SQLModel, table=True):

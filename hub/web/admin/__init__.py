@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from hub.web.admin import pages
+from hub.web.admin import pages, products, syncs
 from hub.web.admin.security import (
     CSRF_FIELD,
     AdminMiddleware,
@@ -48,7 +48,12 @@ __all__ = [
 
 
 def routes() -> list[BaseRoute]:
-    return [*pages.routes(), Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
+    return [
+        *pages.routes(),
+        *products.routes(),
+        *syncs.routes(),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
 
 
 def setup(app: Starlette, runtime: Runtime) -> None:

@@ -15,18 +15,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from hub.db import utcnow
+from hub.db import MAX_PAGE, utcnow
 from hub.errors import InputError
 from hub.jobs import ACTIVE, FINAL
 from hub.models import Job, JobLock, User
 from hub.web.admin.security import login_session, logout_session, principal, require_role
 from hub.web.admin.templating import flash, render
 from hub.web.api import job_dict
-from hub.web.auth import ROLES, add_user
+from hub.web.auth import ROLES, Authenticator, add_user
 from hub.web.health import detailed
+from hub.web.logins import HashQueueFull, TooManyAttempts
+from hub.web.sessions import end_user_sessions
+from hub.web.syncs import describe as describe_syncs
 
 JOBS_PER_PAGE = 50
-FAILED_LOGIN_DELAY = 0.5
 # How often the event stream reads the job row; the ledger lives in the database, so this works
 # whichever process runs the job.
 EVENT_POLL = 0.5
@@ -40,7 +42,7 @@ def runtime_of(request: Request) -> Any:
 
 def page_number(request: Request) -> int:
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        return min(max(1, int(request.query_params.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 
@@ -68,27 +70,46 @@ async def login_submit(request: Request) -> Response:
     username = str(form.get("username", ""))[:80]
     password = str(form.get("password", ""))[:200]
     target = safe_next(str(form.get("next", "")))
-    found = await run_in_threadpool(request.app.state.auth.check_user, username, password)
-    if found is None:
-        # The same words and a pause whatever was wrong: guessing stays slow and says nothing.
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        return render(
-            request,
-            "login.html",
-            {
-                "title": "Log in",
-                "next": target,
-                "error": "Wrong user name or password.",
-                "username": username,
-            },
-            status_code=401,
+    auth: Authenticator = request.app.state.auth
+
+    def again(error: str, status: int, headers: dict[str, str] | None = None) -> Response:
+        context = {"title": "Log in", "next": target, "error": error, "username": username}
+        response = render(request, "login.html", context, status_code=status)
+        response.headers.update(headers or {})
+        return response
+
+    try:
+        found = await auth.login(request, username, password, "form")
+    except TooManyAttempts as exc:
+        return again(
+            "Too many failed logins for this user name or from this address. "
+            f"Try again in {exc.retry_after} seconds.",
+            429,
+            {"Retry-After": str(exc.retry_after)},
         )
-    login_session(request, found.name, found.role)
+    except HashQueueFull:
+        return again(
+            "The hub is busy with other logins. Try again in a moment.", 503, {"Retry-After": "1"}
+        )
+    token = None
+    if found is not None:
+        token = await run_in_threadpool(
+            auth.sessions.start,
+            found.name,
+            auth.client_address(request),
+            request.headers.get("user-agent", ""),
+        )
+    if token is None:
+        # The same words whatever was wrong: the answer says nothing about the name.
+        return again("Wrong user name or password.", 401)
+    login_session(request, token)
     return RedirectResponse(target, status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    logout_session(request)
+    token = logout_session(request)
+    if token is not None:
+        await run_in_threadpool(request.app.state.auth.sessions.end, token)
     return RedirectResponse("/admin/login", status_code=303)
 
 
@@ -136,11 +157,14 @@ async def jobs_page(request: Request) -> Response:
     status = request.query_params.get("status") or None
     page = page_number(request)
     jobs, total, kinds = await run_in_threadpool(list_jobs, runtime_of(request), kind, status, page)
+    # Sync Now buttons: every sync the plugins declare that this user may start.
+    syncs = await run_in_threadpool(describe_syncs, request, principal(request))
     return render(
         request,
         "jobs.html",
         {
             "title": "Jobs",
+            "syncs": syncs,
             "jobs": jobs,
             "total": total,
             "kinds": kinds,
@@ -182,7 +206,17 @@ async def job_events(request: Request) -> Response:
         started = quiet_since = time.monotonic()
         yield "retry: 2000\n\n"
         while time.monotonic() - started < EVENT_MAX_SECONDS:
-            job = await run_in_threadpool(ledger.get, job_id)
+            try:
+                job = await run_in_threadpool(ledger.get, job_id)
+            except Exception as exc:
+                # The stream outlives a database outage (reported once per retry step).
+                outage = runtime_of(request).outage_for(exc)
+                if outage is None:
+                    raise
+                outage.failed(exc)
+                yield ": database unreachable, retrying\n\n"
+                await asyncio.sleep(EVENT_POLL)
+                continue
             if job is None:
                 yield 'event: gone\ndata: {"id": null}\n\n'
                 return
@@ -208,16 +242,16 @@ async def job_events(request: Request) -> Response:
 
 
 def stop_job(runtime: Any, job_id: int, by: str) -> Job | None:
-    """End an active job as stuck and free its kind's lock.
+    """End an active job as failed (it is not retried) and free its kind's lock.
 
-    Its worker sees the change at its next heartbeat and stops. The next job of the kind
-    (scheduled, or Sync Now) carries its cursor on, as the ledger does for any stuck job.
+    Its chunk sees the change within a second and stops before its next write. The next job
+    of the kind (scheduled, or Sync Now) starts afresh.
     """
     with runtime.session() as s:
         result = s.exec(
             update(Job)  # type: ignore[call-overload]
             .where(col(Job.id) == job_id, col(Job.status).in_(ACTIVE))
-            .values(status="stuck", finished_at=utcnow())
+            .values(status="failed", finished_at=utcnow(), retry_at=None, lease_expires_at=None)
         )
         s.exec(delete(JobLock).where(col(JobLock.job_id) == job_id))  # type: ignore[call-overload]
         s.commit()
@@ -283,8 +317,9 @@ async def users_save(request: Request) -> Response:
 def remove_user(runtime: Any, username: str) -> bool:
     with runtime.session() as s:
         user = s.exec(select(User).where(User.username == username)).first()
-        if user is None:
+        if user is None or user.id is None:
             return False
+        end_user_sessions(s, user.id)
         s.delete(user)
         s.commit()
         return True
@@ -298,10 +333,51 @@ async def users_delete(request: Request) -> Response:
     if me is not None and username == me.name:
         flash(request, "You cannot delete yourself.", "error")
     elif await run_in_threadpool(remove_user, runtime_of(request), username):
-        flash(request, f"User {username} deleted; their sessions end with their next click.")
+        flash(request, f"User {username} deleted; their sessions have ended.")
     else:
         flash(request, f"No user {username}.", "error")
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@require_role("admin")
+async def sessions_page(request: Request) -> Response:
+    auth: Authenticator = request.app.state.auth
+    sessions = await run_in_threadpool(auth.sessions.active)
+    me = principal(request)
+    return render(
+        request,
+        "sessions.html",
+        {
+            "title": "Sessions",
+            "sessions": sessions,
+            "current": me.session_id if me is not None else None,
+        },
+    )
+
+
+@require_role("admin")
+async def sessions_end(request: Request) -> Response:
+    """End one session (``session``: its number) or all of a user's (``username``)."""
+    form = await request.form()
+    auth: Authenticator = request.app.state.auth
+    raw_id = str(form.get("session", ""))
+    username = str(form.get("username", ""))[:80]
+    if raw_id:
+        if not raw_id.isdigit() or len(raw_id) > 18:
+            flash(request, "session: must be a session number", "error")
+        elif await run_in_threadpool(auth.sessions.end_id, int(raw_id)):
+            flash(request, f"Session #{raw_id} ended.")
+        else:
+            flash(request, f"Session #{raw_id} had already ended.", "warn")
+    elif username:
+        ended = await run_in_threadpool(auth.sessions.end_user, username)
+        if ended is None:
+            flash(request, f"No user {username}.", "error")
+        else:
+            flash(request, f"Ended {ended} session(s) of {username}.")
+    else:
+        flash(request, "Say which session or whose sessions to end.", "error")
+    return RedirectResponse("/admin/users/sessions", status_code=303)
 
 
 def routes() -> list[BaseRoute]:
@@ -311,11 +387,13 @@ def routes() -> list[BaseRoute]:
         Route("/admin/logout", logout, methods=["POST"]),
         Route("/admin", dashboard, methods=["GET"]),
         Route("/admin/jobs", jobs_page, methods=["GET"]),
-        Route("/admin/jobs/{job_id:int}", job_page, methods=["GET"]),
-        Route("/admin/jobs/{job_id:int}/events", job_events, methods=["GET"]),
-        Route("/admin/jobs/{job_id:int}/supersede", job_supersede, methods=["POST"]),
+        Route("/admin/jobs/{job_id:id}", job_page, methods=["GET"]),
+        Route("/admin/jobs/{job_id:id}/events", job_events, methods=["GET"]),
+        Route("/admin/jobs/{job_id:id}/supersede", job_supersede, methods=["POST"]),
         Route("/admin/plugins", plugins_page, methods=["GET"]),
         Route("/admin/users", users_page, methods=["GET"]),
         Route("/admin/users", users_save, methods=["POST"]),
         Route("/admin/users/delete", users_delete, methods=["POST"]),
+        Route("/admin/users/sessions", sessions_page, methods=["GET"]),
+        Route("/admin/users/sessions/end", sessions_end, methods=["POST"]),
     ]

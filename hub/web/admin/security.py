@@ -1,7 +1,8 @@
 """Admin sessions: who is logged in, CSRF tokens, role guards and the ``/admin`` middleware.
 
-The session itself is Starlette's signed cookie (``hub_session``, same-site strict, ``Secure``
-when ``web.secure_cookies`` is set). It holds the user's name and role and the CSRF token.
+The cookie is Starlette's signed cookie (``hub_session``, same-site strict, ``Secure`` when
+``web.secure_cookies`` is set). It holds the random token of a server-side session
+(:mod:`hub.web.sessions`) and the CSRF token; who is logged in is only ever read from the server.
 """
 
 from __future__ import annotations
@@ -46,15 +47,19 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def login_session(request: Request, name: str, role: str) -> None:
-    """Start a fresh session for ``name``: nothing from before the login survives (fixation)."""
+def login_session(request: Request, token: str) -> None:
+    """Start a fresh cookie for the server-side session ``token``: nothing from before the
+    login survives (fixation)."""
     request.session.clear()
-    request.session["user"] = {"name": name, "role": role}
+    request.session["sid"] = token
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
-def logout_session(request: Request) -> None:
+def logout_session(request: Request) -> str | None:
+    """Empty the cookie; returns the session token it held, for the caller to end."""
+    token = request.session.get("sid")
     request.session.clear()
+    return token if isinstance(token, str) else None
 
 
 def principal(request: Request) -> Principal | None:
@@ -109,8 +114,8 @@ class AdminMiddleware:
     """Everything under ``/admin`` except the login page needs a logged-in session, and every
     unsafe request there needs the session's CSRF token, whoever registered the route.
 
-    Runs inside ``SessionMiddleware``. The user is looked up again on every request, so that a
-    deleted user or a changed role takes effect at once rather than when the cookie expires.
+    Runs inside ``SessionMiddleware``. The session and its user are looked up again on every
+    request, so that an ended session, a deleted user or a changed role takes effect at once.
     """
 
     def __init__(self, app: Any) -> None:
@@ -131,7 +136,9 @@ class AdminMiddleware:
         request = Request(scope, receive)
         session: dict[str, Any] = scope["session"]
         if scope["method"] not in SAFE_METHODS:
-            body = await read_body(receive)
+            declared = request.headers.get("content-length", "")
+            too_large = declared.isdigit() and int(declared) > MAX_FORM_BYTES  # before reading
+            body = None if too_large else await read_body(receive)
             if body is None:
                 await deny(scope, send_with_headers, 413, "The form is too large.")
                 return

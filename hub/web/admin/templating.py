@@ -1,7 +1,8 @@
 """Templates, the menu and :func:`render`, which core and plugin pages use alike.
 
-Templates are looked up in ``hub/web/templates`` first, then as ``<plugin>/<name>.html`` in each
-enabled plugin's ``templates/`` folder (next to its plugin module).
+A name is looked up in ``hub/web/templates`` first; ``<plugin>/<name>.html`` then resolves to
+``templates/<name>.html`` beside the module of the enabled plugin called ``<plugin>`` (the prefix
+is the plugin's name, not a folder on disk).
 """
 
 from __future__ import annotations
@@ -29,20 +30,22 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 CORE_PAGES = [
     AdminPage("Dashboard", "", "Dashboard", "/admin", order=0),
+    AdminPage("Products", "", "Products", "/admin/products"),
     AdminPage("Jobs", "", "Jobs", "/admin/jobs"),
     AdminPage("Plugins", "", "Plugins", "/admin/plugins"),
     AdminPage("Users", "", "Users", "/admin/users", min_role="admin"),
 ]
-# Sections in the order of the POS's own admin; sections nobody foresaw come after, by name.
+# The core's sections, in the order of the POS's own admin. A plugin places a section of its own
+# with ``AdminPage.section_order`` (between these: 20, 30...); unplaced sections come last, by name.
 SECTION_ORDER = {
     "Dashboard": 0,
+    "Products": 5,
     "Integrations": 10,
-    "Printers": 20,
-    "Freebies": 30,
     "Jobs": 40,
     "Plugins": 50,
     "Users": 60,
 }
+UNPLACED = 1000
 
 
 @dataclass
@@ -73,6 +76,7 @@ def collect_pages(runtime: Runtime) -> list[AdminPage]:
                 not isinstance(page, AdminPage)
                 or not page.path.startswith("/admin/")
                 or page.min_role not in ROLES
+                or not isinstance(page.section_order, int | None)
             ):
                 runtime.host.set_state(
                     plugin, "error", f"hub_register_admin_pages returned a bad entry: {page!r}"
@@ -84,6 +88,10 @@ def collect_pages(runtime: Runtime) -> list[AdminPage]:
 
 def build_menu(pages: list[AdminPage], role: str | None) -> list[MenuSection]:
     allowed = [p for p in pages if role == "admin" or p.min_role == "staff"]
+    weight = dict(SECTION_ORDER)
+    for page in pages:
+        if page.section_order is not None and page.section not in SECTION_ORDER:
+            weight[page.section] = min(weight.get(page.section, UNPLACED), page.section_order)
     sections: dict[str, MenuSection] = {}
     for page in sorted(allowed, key=lambda p: (p.order, p.title)):
         section = sections.setdefault(page.section, MenuSection(page.section))
@@ -92,7 +100,7 @@ def build_menu(pages: list[AdminPage], role: str | None) -> list[MenuSection]:
             group = MenuGroup(page.group)
             section.groups.append(group)
         group.pages.append(page)
-    return sorted(sections.values(), key=lambda s: (SECTION_ORDER.get(s.name, 1000), s.name))
+    return sorted(sections.values(), key=lambda s: (weight.get(s.name, UNPLACED), s.name))
 
 
 def active_page(pages: list[AdminPage], path: str) -> AdminPage | None:

@@ -101,6 +101,11 @@ def _dispatch(
         for key, value in body.items():
             store.set_setting(key, str(value))
         return json_response(dict(store.settings))
+    if path == "/__sim/extensions" and method == "POST":
+        # {"tier_pricing": true}: the "Tiered Pricing Table" extension activated (or not).
+        if "tier_pricing" in body:
+            store.tier_pricing = bool(body["tier_pricing"])
+        return json_response({"tier_pricing": store.tier_pricing})
     if path == "/__sim/taxes" and method == "POST":
         return json_response(store.add_tax_rate(**body), 201)
     if path == "/__sim/webhooks" and method == "GET":

@@ -118,7 +118,7 @@ def create_product(ctx: Ctx) -> Reply:
     ctx.authorize("create")
     store = ctx.store
     with store.transaction():
-        product = store.catalog.create_product(body)
+        product = store.catalog.create_product(body, single=True)
         return ctx.one(store.catalog.product_json(product, "edit"), 201)
 
 
@@ -133,12 +133,14 @@ def get_product(ctx: Ctx, id: int) -> Reply:
         return ctx.one(store.catalog.product_json(product, context))
 
 
-def _update_product(ctx: Ctx, product_id: int, body: dict[str, Any]) -> dict[str, Any]:
+def _update_product(
+    ctx: Ctx, product_id: int, body: dict[str, Any], single: bool = False
+) -> dict[str, Any]:
     catalog = ctx.store.catalog
     product = catalog.get(product_id)
     if product is None:
         raise invalid_product(400)
-    catalog.update_product(product, body)
+    catalog.update_product(product, body, single=single)
     return catalog.product_json(product, "edit")
 
 
@@ -146,7 +148,7 @@ def update_product(ctx: Ctx, id: int) -> Reply:
     body = ctx.body()
     ctx.authorize("edit")
     with ctx.store.transaction():
-        return ctx.one(_update_product(ctx, id, body))
+        return ctx.one(_update_product(ctx, id, body, single=True))
 
 
 def _delete_product(ctx: Ctx, product: Product | None, force: bool) -> dict[str, Any]:
@@ -227,7 +229,7 @@ def create_variation(ctx: Ctx, product_id: int) -> Reply:
     store = ctx.store
     with store.transaction():
         parent = _parent(ctx, product_id)
-        variation = store.catalog.create_product(body, parent=parent)
+        variation = store.catalog.create_product(body, parent=parent, single=True)
         return ctx.one(store.catalog.variation_json(variation, "edit"), 201)
 
 
@@ -240,11 +242,11 @@ def get_variation(ctx: Ctx, product_id: int, id: int) -> Reply:
 
 
 def _update_variation(
-    ctx: Ctx, product_id: int, variation_id: int, body: dict[str, Any]
+    ctx: Ctx, product_id: int, variation_id: int, body: dict[str, Any], single: bool = False
 ) -> dict[str, Any]:
     catalog = ctx.store.catalog
     variation = _variation(ctx, product_id, variation_id, 400)
-    catalog.update_product(variation, body)
+    catalog.update_product(variation, body, single=single)
     return catalog.variation_json(variation, "edit")
 
 
@@ -252,7 +254,7 @@ def update_variation(ctx: Ctx, product_id: int, id: int) -> Reply:
     body = ctx.body()
     ctx.authorize("edit")
     with ctx.store.transaction():
-        return ctx.one(_update_variation(ctx, product_id, id, body))
+        return ctx.one(_update_variation(ctx, product_id, id, body, single=True))
 
 
 def _delete_variation(ctx: Ctx, product_id: int, variation_id: int, force: bool) -> dict[str, Any]:

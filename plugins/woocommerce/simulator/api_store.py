@@ -30,6 +30,8 @@ def system_status(ctx: Ctx) -> Reply:
     ctx.authorize("view")
     store = ctx.store
     body = recorded("system_status", store.base_url)
+    if store.home_url:
+        body["environment"]["home_url"] = body["environment"]["site_url"] = store.home_url
     body["environment"]["version"] = store.wc_version
     body["environment"]["wp_version"] = store.wp_version
     body["settings"]["currency"] = store.settings["woocommerce_currency"]

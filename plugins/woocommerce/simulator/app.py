@@ -13,12 +13,13 @@ import socket
 import struct
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import api_catalog, api_sales, api_store
+from . import api_catalog, api_sales, api_store, tier_pricing
 from .admin import handle_admin
 from .auth import authenticate
 from .context import Ctx, Reply
@@ -154,8 +155,7 @@ class SimulatorApp:
         if path in ("/wp-json", "/wp-json/"):
             return json_response(self._site_index(), 200, {**headers, "Allow": "GET"}), None, None
         query_list = list(request.query_params.multi_items())
-        host = request.headers.get("host", "127.0.0.1")
-        url = f"{request.url.scheme}://{host}{request.url.path}"
+        url = self._signed_url(request)
         ctx = Ctx(
             store=store,
             method=method,
@@ -216,11 +216,38 @@ class SimulatorApp:
         headers.update(reply.headers)
         return json_response(reply.body, reply.status, headers), ctx, reply.after
 
+    def _signed_url(self, request: Request) -> str:
+        """The URL an OAuth signature is checked against. WooCommerce builds it from the
+        store's own address (home URL) and the request's path, in the request's scheme
+        (is_ssl), so a client that used another host, port or path fails the check."""
+        host = request.headers.get("host", "127.0.0.1")
+        home = self.store.home_url
+        if not home:
+            return f"{request.url.scheme}://{host}{request.url.path}"
+        parts = urlsplit(home)
+        base = parts.path.rstrip("/") + "/"
+        path = request.url.path
+        path = path[len(base) :] if path.startswith(base) else path.lstrip("/")
+        return f"{request.url.scheme}://{parts.netloc}{base}{path}"
+
     def _options(self, matched: Any, headers: dict[str, str]) -> Response:
         route, _ = matched
         methods = [m.strip() for m in route.allow.split(",")]
+        extension = self.store.tier_pricing
         if route.template == "/products/{id}":
-            body = _recorded_options(self.store.base_url)
+            body = _recorded_options("options_product", self.store.base_url)
+            if extension:
+                for endpoint in body["endpoints"]:
+                    if "POST" in endpoint["methods"]:
+                        endpoint["args"].extend(tier_pricing.FIELDS)
+        elif route.template == "/products":
+            # With the schema: an extension's product fields are listed in its properties.
+            body = _recorded_options("options_products", self.store.base_url)
+            if extension:
+                body["schema"]["properties"].update(tier_pricing.schema_properties())
+                for endpoint in body["endpoints"]:
+                    if "POST" in endpoint["methods"]:
+                        endpoint["args"].extend(tier_pricing.FIELDS)
         else:
             body = {
                 "namespace": "wc/v3",
@@ -231,11 +258,12 @@ class SimulatorApp:
 
     def _site_index(self) -> dict[str, Any]:
         base = self.store.base_url
+        home = self.store.home_url or base
         return {
             "name": "WooCommerce Simulator",
             "description": "A simulated WooCommerce store",
-            "url": base,
-            "home": base,
+            "url": home,
+            "home": home,
             "gmt_offset": str(self.store.gmt_offset // 3600),
             "timezone_string": "",
             "namespaces": ["oembed/1.0", "wc/v1", "wc/v2", "wc/v3", "wc/store/v1", "wp/v2"],
@@ -251,10 +279,10 @@ class SimulatorApp:
         }
 
 
-def _recorded_options(base_url: str) -> Any:
+def _recorded_options(name: str, base_url: str) -> Any:
     from .data import recorded
 
-    return recorded("options_product", base_url)
+    return recorded(name, base_url)
 
 
 def create_app(store: SimulatedStore) -> SimulatorApp:

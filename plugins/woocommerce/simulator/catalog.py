@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import tier_pricing, wordpress
 from .errors import ApiError, Checker, missing_params, not_in_enum
 from .listing import csv_ints, page_window
 from .util import as_int, format_decimal, iso, parse_rest_date, slugify, to_decimal, truthy
@@ -132,7 +133,11 @@ class Catalog:
 
     # ------------------------------------------------------------------ validation
 
-    def _check_product_body(self, body: dict[str, Any], variation: bool) -> None:
+    def _check_product_body(
+        self, body: dict[str, Any], variation: bool, single: bool = False
+    ) -> None:
+        """WordPress's schema check; ``single``: a single write, where (unlike inside a batch)
+        the fields an extension registers are checked too."""
         checker = Checker()
         checker.string(
             body, "name", "slug", "description", "short_description", "sku", "regular_price",
@@ -158,6 +163,8 @@ class Catalog:
         checker.enum(body, "stock_status", STOCK_STATUSES)
         checker.enum(body, "backorders", BACKORDERS)
         checker.enum(body, "tax_status", TAX_STATUSES)
+        if single and self.store.tier_pricing:
+            tier_pricing.check_args(checker, body)
         checker.raise_if_any()
 
     def _check_sku(self, product_id: int | None, raw: Any) -> str | None:
@@ -242,8 +249,10 @@ class Catalog:
             "post_password": "",
         }
 
-    def create_product(self, body: dict[str, Any], parent: Product | None = None) -> Product:
-        self._check_product_body(body, variation=parent is not None)
+    def create_product(
+        self, body: dict[str, Any], parent: Product | None = None, single: bool = False
+    ) -> Product:
+        self._check_product_body(body, variation=parent is not None, single=single)
         sku = self._check_sku(None, body.get("sku"))
         store = self.store
         now = store.now()
@@ -272,9 +281,11 @@ class Catalog:
             self.created_monotonic = False
         self.last_created = max(self.last_created, product["created"])
 
-    def update_product(self, product: Product, body: dict[str, Any]) -> Product:
+    def update_product(
+        self, product: Product, body: dict[str, Any], single: bool = False
+    ) -> Product:
         variation = product["type"] == "variation"
-        self._check_product_body(body, variation=variation)
+        self._check_product_body(body, variation=variation, single=single)
         sku = self._check_sku(product["id"], body.get("sku"))
         old_sku = product["sku"]
         self._apply(product, body, sku, creating=False)
@@ -309,7 +320,8 @@ class Catalog:
             if body.get(name) is not None:
                 p[name] = body[name]
         if body.get("name") is not None:
-            p["name"] = body["name"] or p["name"]
+            # As WordPress stores it: tags not allowed removed, "&", "<", ">" escaped, trimmed.
+            p["name"] = wordpress.product_name(str(body["name"])) or p["name"]
         if body.get("type") is not None and p["type"] != "variation":
             p["type"] = body["type"]
         if body.get("status") is not None:
@@ -353,6 +365,8 @@ class Catalog:
             self._apply_meta(p, body["meta_data"])
         if not p["manage_stock"]:
             p["stock_quantity"] = None
+        if self.store.tier_pricing:
+            tier_pricing.apply(p, body)
 
     @staticmethod
     def _drop_bad_sale(p: Product) -> None:
@@ -700,6 +714,8 @@ class Catalog:
         if context == "edit":
             body["permalink_template"] = f"{base}/product/%pagename%/"
             body["generated_slug"] = slugify(p["name"]) or str(p["id"])
+        if store.tier_pricing:
+            body.update(tier_pricing.fields_json(p))
         body["_links"] = links
         return body
 
@@ -730,7 +746,7 @@ class Catalog:
         tax_class = v["tax_class"]
         if context == "view" and tax_class == "parent":
             tax_class = ""
-        return {
+        body: dict[str, Any] = {
             "id": v["id"],
             "type": "variation",
             "date_created": iso(v["created"], off),
@@ -789,6 +805,12 @@ class Catalog:
                 "up": [{"href": parent_link}],
             },
         }
+        if self.store.tier_pricing:
+            # The extension registers its fields for variations too, ahead of the links.
+            links = body.pop("_links")
+            body.update(tier_pricing.fields_json(v))
+            body["_links"] = links
+        return body
 
     def _category_ref(self, category_id: int) -> dict[str, Any]:
         c = self.categories[category_id]
@@ -993,7 +1015,7 @@ class Catalog:
         checker.string(body, "name", "slug", "description", "display")
         checker.integer(body, "parent", "menu_order")
         checker.raise_if_any()
-        name = (body.get("name") or "").strip()
+        name = wordpress.term_name(str(body.get("name") or ""))
         if not name:
             raise missing_params("name")
         parent = as_int(body.get("parent")) or 0
@@ -1041,7 +1063,7 @@ class Catalog:
         checker.integer(body, "parent", "menu_order")
         checker.raise_if_any()
         if body.get("name"):
-            category["name"] = body["name"]
+            category["name"] = wordpress.term_name(str(body["name"])) or category["name"]
         if body.get("slug"):
             category["slug"] = self._unique_term_slug(
                 body["slug"], category["parent"], category["id"]

@@ -63,6 +63,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rest-disabled", action="store_true", help="404 on /wp-json")
     parser.add_argument("--read-only", action="store_true", help="the key may only read")
     parser.add_argument(
+        "--tier-pricing",
+        action="store_true",
+        help='the "Tiered Pricing Table" extension is active (its REST product fields)',
+    )
+    parser.add_argument(
         "--webhook-delay-ms", type=float, default=500.0, help="delay before each webhook delivery"
     )
     return parser.parse_args(argv)
@@ -77,6 +82,7 @@ def build_store(args: argparse.Namespace) -> SimulatedStore:
         plain_http=args.plain_http,
         seed=args.seed,
         gmt_offset=int(args.gmt_offset_hours * 3600),
+        tier_pricing=args.tier_pricing,
     )
     faults = store.faults
     faults.latency_ms = 55.0 if args.realistic_latency else args.latency_ms

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import taxes
 from .catalog import ITEM_ALLOW, Product
 from .errors import ApiError, Checker, missing_params, not_in_enum
 from .listing import csv_ints, page_window
@@ -183,9 +184,63 @@ class Sales:
         total = to_decimal(format_decimal(str(raw["total"]))) if raw.get("total") else None
         if product is None:
             subtotal = total = ZERO
-        line["subtotal"] = subtotal if subtotal is not None else unit * qty
+        line["taxable"] = product is not None and product["tax_status"] == "taxable"
+        line["tax_class"] = "" if product is None else str(product["tax_class"] or "")
+        if line["tax_class"] == "parent":
+            parent = catalog.get(product["parent_id"]) if product else None
+            line["tax_class"] = str(parent["tax_class"] or "") if parent else ""
+        settings = self.store.settings
+        gross = unit * qty
+        if (
+            subtotal is None
+            and line["taxable"]
+            and taxes.calculating(settings)
+            and settings.get("woocommerce_prices_include_tax") == "yes"
+        ):
+            # Entered with tax: the order line is net of the base location's tax.
+            base = taxes.matching_rates(
+                self.store.tax_rates, line["tax_class"], taxes.base_location(settings)
+            )
+            gross = taxes.net_of_base_tax(gross, base)
+        line["subtotal"] = subtotal if subtotal is not None else gross
         line["total"] = total if total is not None else line["subtotal"]
+        line["taxes"] = {}
         return line
+
+    def _apply_taxes(self, order: Order) -> None:
+        """Tax every taxable line at the rates of the order's location (per rate id:
+        (tax on the subtotal, tax on the total)); remember the rates for the tax lines."""
+        settings = self.store.settings
+        order["tax_rates"] = {}
+        for ln in order["lines"]:
+            ln["taxes"] = {}
+            if not taxes.calculating(settings) or not ln.get("taxable"):
+                continue
+            rates = taxes.matching_rates(
+                self.store.tax_rates, ln.get("tax_class", ""), taxes.order_location(settings, order)
+            )
+            on_subtotal = taxes.exclusive_taxes(ln["subtotal"], rates)
+            on_total = taxes.exclusive_taxes(ln["total"], rates)
+            for rate in rates:
+                ln["taxes"][rate.id] = (on_subtotal[rate.id], on_total[rate.id])
+                order["tax_rates"][rate.id] = rate
+        ids = order.setdefault("tax_line_ids", {})
+        for rate_id in order["tax_rates"]:
+            if rate_id not in ids:
+                ids[rate_id] = self._item_id()  # a tax line is an order item too
+
+    def _line_tax(self, ln: dict[str, Any], which: int) -> Decimal:
+        include = self.store.settings.get("woocommerce_prices_include_tax") == "yes"
+        return sum((taxes.rounded(t[which], include) for t in ln.get("taxes", {}).values()), ZERO)
+
+    def tax_totals(self, order: Order) -> dict[int, Decimal]:
+        """Tax per rate id: the sum of the lines' rounded taxes."""
+        include = self.store.settings.get("woocommerce_prices_include_tax") == "yes"
+        found: dict[int, Decimal] = {}
+        for ln in order["lines"]:
+            for rate_id, (_, on_total) in ln.get("taxes", {}).items():
+                found[rate_id] = found.get(rate_id, ZERO) + taxes.rounded(on_total, include)
+        return found
 
     def _find_coupon(self, code: str) -> Coupon | None:
         cid = self.coupon_codes.get(code.strip().lower())
@@ -316,6 +371,7 @@ class Sales:
             str(c.get("code", "")) for c in body.get("coupon_lines") or [] if isinstance(c, dict)
         ]
         failure = self._apply_coupons(order, codes)
+        self._apply_taxes(order)
         if failure is not None:
             # The real store leaves the half-made order behind as a checkout draft.
             order["status"] = "checkout-draft"
@@ -367,11 +423,15 @@ class Sales:
         return False
 
     def totals(self, order: Order) -> tuple[Decimal, Decimal]:
-        """(total, discount_total) from the lines, as WooCommerce stores them."""
-        lines_total = sum((ln["total"] for ln in order["lines"]), ZERO)
+        """(total, discount_total) from the lines and their tax, as WooCommerce stores them."""
+        # Each line counts as shown, in cents (a net price from a tax-inclusive one has more).
+        lines_total = sum(
+            (ln["total"].quantize(CENT, rounding=ROUND_HALF_UP) for ln in order["lines"]), ZERO
+        )
         discount = sum((ln["subtotal"] - ln["total"] for ln in order["lines"]), ZERO)
         extras = sum((Decimal(f["total"]) for f in order["fee_lines"]), ZERO)
-        return lines_total + extras, discount
+        tax = sum(self.tax_totals(order).values(), ZERO)
+        return (lines_total + extras + tax).quantize(CENT, rounding=ROUND_HALF_UP), discount
 
     def _transition(self, order: Order, status: str, paid: bool = False) -> None:
         old = order["status"]
@@ -471,6 +531,7 @@ class Sales:
                     )
                     existing["quantity"] = qty
                     existing["subtotal"] = existing["total"] = (unit * qty).quantize(CENT)
+        self._apply_taxes(order)
         status = body.get("status") or order["status"]
         paid = truthy(body.get("set_paid", False))
         if paid and status in ("pending", "on-hold", "failed", "cancelled"):
@@ -587,12 +648,15 @@ class Sales:
             "product_id": ln["product_id"],
             "variation_id": ln["variation_id"],
             "quantity": ln["quantity"],
-            "tax_class": "",
+            "tax_class": ln.get("tax_class", ""),
             "subtotal": money(ln["subtotal"]),
-            "subtotal_tax": "0.00",
+            "subtotal_tax": money(self._line_tax(ln, 0)),
             "total": money(ln["total"]),
-            "total_tax": "0.00",
-            "taxes": [],
+            "total_tax": money(self._line_tax(ln, 1)),
+            "taxes": [
+                {"id": rate_id, "total": taxes.shown(on_total), "subtotal": taxes.shown(on_sub)}
+                for rate_id, (on_sub, on_total) in ln.get("taxes", {}).items()
+            ],
             "meta_data": [dict(m) for m in ln["meta"]],
             "sku": ln["sku"],
             # Refund lines show the original line's unit price, not their negative total.
@@ -606,6 +670,11 @@ class Sales:
         base = store.base_url
         off = store.gmt_offset
         total, discount = self.totals(order)
+        tax = self.tax_totals(order)
+        cart_tax = sum(tax.values(), ZERO)
+        discount_tax = sum(
+            (self._line_tax(ln, 0) - self._line_tax(ln, 1) for ln in order["lines"]), ZERO
+        )
         status = order["status"]
         link = f"{base}/wp-json/wc/v3/orders/{order['id']}"
         return {
@@ -618,12 +687,12 @@ class Sales:
             "date_created": iso(order["created"], off),
             "date_modified": iso(order["modified"], off),
             "discount_total": money(discount),
-            "discount_tax": "0.00",
+            "discount_tax": money(discount_tax),
             "shipping_total": "0.00",
             "shipping_tax": "0.00",
-            "cart_tax": "0.00",
+            "cart_tax": money(cart_tax),
             "total": money(total),
-            "total_tax": "0.00",
+            "total_tax": money(cart_tax),
             "customer_id": order["customer_id"],
             "order_key": order["order_key"],
             "billing": dict(order["billing"]),
@@ -641,7 +710,20 @@ class Sales:
             "number": str(order["id"]),
             "meta_data": [dict(m) for m in order["meta"]],
             "line_items": [self._line_json(ln) for ln in order["lines"]],
-            "tax_lines": [],
+            "tax_lines": [
+                {
+                    "id": order["tax_line_ids"][rate.id],
+                    "rate_code": rate.code,
+                    "rate_id": rate.id,
+                    "label": rate.name,
+                    "compound": rate.compound,
+                    "tax_total": money(tax[rate.id]),
+                    "shipping_tax_total": "0.00",
+                    "rate_percent": json_number(Decimal(str(rate.percent))),
+                    "meta_data": [],
+                }
+                for rate in order.get("tax_rates", {}).values()
+            ],
             "shipping_lines": list(order["shipping_lines"]),
             "fee_lines": list(order["fee_lines"]),
             "coupon_lines": [dict(c) for c in order["coupon_lines"]],

@@ -32,6 +32,9 @@ DEFAULT_SETTINGS = {
     "woocommerce_price_thousand_sep": ",",
     "woocommerce_price_decimal_sep": ".",
     "woocommerce_tax_round_at_subtotal": "no",
+    # As the recorded store had them (the settings pages show these values too).
+    "woocommerce_default_country": "US:CA",
+    "woocommerce_tax_based_on": "shipping",
 }
 SEED_CATEGORIES = ("Coffee", "Tea", "Equipment", "Accessories", "Snacks")
 
@@ -55,8 +58,12 @@ class SimulatedStore:
         seed: int = 1,
         gmt_offset: int = 0,
         clock: Callable[[], float] = time.time,
+        tier_pricing: bool = False,
     ) -> None:
         self.lock = threading.RLock()
+        # The "Tiered Pricing Table" extension: its REST fields (see tier_pricing.py). Off, as
+        # a store without it behaves; kept across reset(), like the keys.
+        self.tier_pricing = tier_pricing
         self.credentials = Credentials(consumer_key, consumer_secret)
         self.plain_http = plain_http
         self.seed = seed
@@ -66,6 +73,9 @@ class SimulatedStore:
         self.faults = Faults(seed=seed)
         self.counters: Counter[str] = Counter()
         self.base_url = "http://127.0.0.1"
+        # The store's own address (WordPress's home URL) when it is not the address clients
+        # use: OAuth signatures are checked against it, as WooCommerce does.
+        self.home_url: str | None = None
         self.user_agent = f"WooCommerce/{self.wc_version} Hookshot (WordPress/{self.wp_version})"
         self.settings: dict[str, str] = dict(DEFAULT_SETTINGS)
         self.tax_rates: list[dict[str, Any]] = []
@@ -404,6 +414,7 @@ class SimulatedStore:
                 "read_requests": self.read_requests(),
                 "faults": self.faults.snapshot(),
                 "settings": dict(self.settings),
+                "extensions": {"tier_pricing": self.tier_pricing},
             }
 
 

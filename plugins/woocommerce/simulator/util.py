@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-_NON_SLUG = re.compile(r"[^a-z0-9]+")
+from .wordpress import sanitize_title
+
 _NOT_DECIMAL = re.compile(r"[^0-9.\-]")
 _DATE_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
@@ -19,8 +20,9 @@ CENT = Decimal("0.01")
 
 
 def slugify(text: str) -> str:
-    """Roughly WordPress's sanitize_title: lower-case ASCII words joined by dashes."""
-    return _NON_SLUG.sub("-", text.lower()).strip("-")
+    """WordPress's sanitize_title: accents transliterated, entities and tags dropped,
+    lower-case words joined by dashes (``"Café &amp; Thé"`` -> ``"cafe-the"``)."""
+    return sanitize_title(text)
 
 
 def format_decimal(raw: str) -> str:

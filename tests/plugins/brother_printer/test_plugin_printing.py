@@ -208,7 +208,8 @@ def test_not_sent_for_too_long_fails_with_the_reason(tmp_path: Path, vp: Virtual
         assert r.status_code == 202, r.text
         [receipt] = wait_printed(vp, 1)
         assert receipt.drawer_kicks == []  # a card sale
-        assert job_state(http, failed["id"]) == "printed"
+        # The printer has the bytes before the hub has heard the send finish.
+        wait_for(lambda: job_state(http, failed["id"]) == "printed", 15)
 
 
 def test_held_jobs_cancelled_over_the_api_never_print_not_even_after_a_restart(
@@ -251,7 +252,8 @@ def test_held_jobs_cancelled_over_the_api_never_print_not_even_after_a_restart(
         new = sale(http, "card")
         [receipt] = wait_printed(vp, 1)
         assert receipt.qr_codes == [new["number"]]
-        [printed] = jobs(http, "printed")
+        # The printer has the bytes before the hub has heard the send finish.
+        [printed] = wait_for(lambda: jobs(http, "printed"), 15)
         not_queued = http.post(f"/api/printers/jobs/{printed['id']}/cancel")
         assert not_queued.status_code == 409 and "printed" in not_queued.json()["error"]["message"]
         time.sleep(1.5)  # a stray retry of a cancelled job would have printed by now

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import plugins.woocommerce.plugin as woo_plugin
@@ -159,19 +161,21 @@ def test_without_a_publisher_the_job_says_so(shop_factory: Any) -> None:
     assert "no publisher" in check(shop, "publication")["detail"]
 
 
-def test_a_restart_in_the_middle_leaves_no_duplicates(
+def test_a_stalled_run_keeps_its_job_and_another_process_waits_for_it(
     tmp_path: Path, sim: RunningSimulator
 ) -> None:
-    """A worker stalls after the store applied its first write; another process takes over.
+    """A worker stalls on a store write that hangs (longer than the lease) after the store
+    applied it; another process asks for a publication meanwhile.
 
-    The stalled job is declared stuck, the new one finishes the work, and when the stalled
-    worker wakes up its creates meet the existing codes and are linked, not duplicated.
+    The stalled run is alive, so its lease is renewed while it waits: the other process does
+    not take the job over (two runs at once could create a coupon twice) and is told another
+    run has it. Once the stalled run ends, the next run finds every coupon in place.
     """
     settings = make_settings(
         tmp_path,
         plugins=["freebies", "woocommerce"],
         plugin_config=woo_config(sim),
-        extra={"hub": {"stuck_after_seconds": 1}},
+        extra={"hub": {"job_lease_seconds": 1}},
     )
     with running_hub(settings) as first, client(first) as http:
         from hub.pos import Pos
@@ -202,19 +206,58 @@ def test_a_restart_in_the_middle_leaves_no_duplicates(
         with running_hub(settings) as second:
             hub_b = second.host.plugins["freebies"].hub
             assert hub_b is not None
-            # Once the stalled job's heartbeat is older than stuck_after_seconds, a new run
-            # takes over and resumes from what the store holds.
-            summary = wait_for(lambda: publish.run(hub_b, "api"), timeout=5, interval=0.3)
-            assert summary["ok"], summary
-            assert summary["counts"]["created"] == 2 and summary["counts"]["unchanged"] == 1
-        worker.join(timeout=15)
+            time.sleep(1.5)  # past the lease: a run that was not renewed would be taken over
+            assert publish.run(hub_b, "api") is None
+            worker.join(timeout=15)
+            summary = publish.run(hub_b, "api")
+            assert summary is not None and summary["ok"], summary
+            assert summary["counts"]["unchanged"] == 3 and summary["counts"]["created"] == 0
 
     assert sorted(coupons(sim)) == sorted(f"pos-gift-{i}" for i in ids)
-    late = stalled["summary"]
-    assert late["superseded"] is True  # its result was not recorded over the newer run's
-    assert late["counts"]["linked"] == 3  # the lost answer, then two duplicate-code errors
-    kinds = [j.status for j in reversed(hub_a.jobs.list(kind=publish.KIND))]
-    assert kinds[:2] == ["stuck", "succeeded"]
+    assert stalled["summary"]["ok"] and "superseded" not in stalled["summary"]
+    jobs = list(reversed(hub_a.jobs.list(kind=publish.KIND)))
+    assert [(j.status, j.generation) for j in jobs] == [("succeeded", 1), ("succeeded", 1)]
+
+
+def test_a_publication_whose_worker_died_is_taken_over_without_anyone_asking(
+    shop_factory: Any, sim: RunningSimulator
+) -> None:
+    """A worker claimed the run and died (stood for by a claim nobody renews: what a SIGKILL
+    leaves in the ledger). A live worker's scheduler runs the job again once the lease ran
+    out, from the start (each run sends the full set), under the same job id."""
+    shop: Shop = shop_factory(
+        plugins=["freebies", "woocommerce"],
+        plugin_config=woo_config(sim),
+        worker=True,
+        extra={"hub": {"job_lease_seconds": 2}},
+    )
+    hub = shop.rt.host.plugins["freebies"].hub
+    assert hub is not None
+    c = shop.campaign()
+    code = f"pos-gift-{c['id']}"
+
+    def published() -> bool:
+        last = shop.rt.ledger.latest(publish.KIND)
+        return code in coupons(sim) and last is not None and last.status == "succeeded"
+
+    wait_for(published, timeout=10)
+    # Someone deletes the coupon in wp-admin; only a new run puts it back.
+    coupon_id = coupons(sim)[code]["id"]
+    deleted = httpx.delete(
+        f"{sim.api_url}/coupons/{coupon_id}", params={"force": "true"}, auth=(KEY, SECRET)
+    )
+    assert deleted.status_code == 200, deleted.text
+    job = publish.request(hub, "test")
+    assert job.id is not None and job.task == "freebies.publish_job"
+    assert shop.rt.ledger.claim(job.id, "worker-that-died")
+
+    def ended() -> Any:
+        row = shop.rt.ledger.get(job.id or 0)
+        return row if row is not None and row.status in ("succeeded", "failed") else None
+
+    done = wait_for(ended, timeout=25)
+    assert (done.status, done.generation) == ("succeeded", 2)
+    assert code in coupons(sim)
 
 
 def test_a_change_is_published_by_the_worker(shop_factory: Any, sim: RunningSimulator) -> None:

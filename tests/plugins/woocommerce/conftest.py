@@ -70,16 +70,18 @@ def start_receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             receiver = holder["r"]
-            self.send_response(receiver.status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            # Recorded before answering: the sender counts the answer at once, and a test that
+            # reads the sender's count must find this request already here.
             with receiver.arrived:
                 receiver.requests.append(
                     Captured("POST", self.path, dict(self.headers.items()), body)
                 )
                 receiver.arrived.notify_all()
+            self.send_response(receiver.status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass

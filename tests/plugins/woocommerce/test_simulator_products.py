@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from plugins.woocommerce.simulator import RunningSimulator, SimulatedStore
+from plugins.woocommerce.simulator.cli import build_store, parse_args
 
 
 def page_ids(client: httpx.Client, pages: int, **params: str) -> list[int]:
@@ -373,3 +374,24 @@ def test_unknown_route_and_method_are_rest_no_route(sim_client: httpx.Client) ->
     assert (
         options.status_code == 200 and options.headers["Allow"] == "GET, POST, PUT, PATCH, DELETE"
     )
+
+
+def test_the_tier_pricing_extension_is_off_by_default_and_switchable(
+    sim: RunningSimulator, sim_client: httpx.Client, sim_store: SimulatedStore
+) -> None:
+    created = sim_client.post(
+        "/products", json={"name": "T", "sku": "T-1", "tiered_pricing_fixed_rules": {"5": "9"}}
+    ).json()
+    # Without the extension the field is an unknown parameter: ignored, never answered.
+    assert "tiered_pricing_fixed_rules" not in created
+    schema = sim_client.options("/products").json()["schema"]["properties"]
+    assert "regular_price" in schema and "tiered_pricing_fixed_rules" not in schema
+    switched = httpx.post(f"{sim.url}/__sim/extensions", json={"tier_pricing": True})
+    assert switched.json() == {"tier_pricing": True} and sim_store.tier_pricing is True
+    assert sim_client.get(f"/products/{created['id']}").json()["tiered_pricing_fixed_rules"] == []
+    schema = sim_client.options("/products").json()["schema"]["properties"]
+    assert schema["tiered_pricing_fixed_rules"]["type"] == "object"
+    sim_store.reset()
+    assert sim_store.tier_pricing is True  # kept across reset, like the keys
+    assert build_store(parse_args(["--tier-pricing"])).tier_pricing is True
+    assert build_store(parse_args([])).tier_pricing is False

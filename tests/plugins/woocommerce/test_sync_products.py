@@ -192,7 +192,7 @@ def test_tiers_categories_flags_and_validation(tmp_path: Path) -> None:
                 "name": "Shop only",
                 "description": "x",
                 "price": "1.00",
-                "sync_to_woocommerce": False,
+                "channels": {"woocommerce": False},
             },
         ]
         w.http.post("/api/products/bulk", json={"products": products})
@@ -215,7 +215,7 @@ def test_tiers_categories_flags_and_validation(tmp_path: Path) -> None:
         assert "not flagged" in reasons["T-4"]
         assert w.store.product_by_sku("T-4") is None
         # Turning the flag off later drafts the store product (the default setting).
-        w.http.patch("/api/products/T-1", json={"sync_to_woocommerce": False})
+        w.http.patch("/api/products/T-1", json={"channels": {"woocommerce": False}})
         wait_for(lambda: w.store.product_by_sku("T-1")["status"] == "draft", timeout=30)
 
 

@@ -99,7 +99,7 @@ def test_unreachable_store_pauses_and_finishes_by_itself(tmp_path: Path) -> None
 def test_bad_store_data_is_imported_where_sensible(tmp_path: Path) -> None:
     with world(tmp_path) as w:
         s = w.store
-        s.create_product({"name": "No SKU at all", "regular_price": "3.00"})
+        no_sku = s.create_product({"name": "No SKU at all", "regular_price": "3.00"})
         s.create_product({"name": "Empty price", "sku": "BAD-EMPTY", "regular_price": ""})
         s.create_product({"name": "Letters", "sku": "BAD-ABC", "regular_price": "abc"})
         s.create_product({"name": "Ünïcødé ☕ Tea", "sku": "GOOD-UNI", "regular_price": "4.50"})
@@ -126,7 +126,12 @@ def test_bad_store_data_is_imported_where_sensible(tmp_path: Path) -> None:
         assert set(reasons) == {"BAD-EMPTY", "BAD-ABC"}
         assert all("not a price" in r for r in reasons.values())
         assert job["result"]["counts"]["store_without_sku"] == 1
-        assert {e["item"] for e in job["errors"]} == {"BAD-EMPTY", "BAD-ABC"}
+        # Each product that cannot come in is reported, the one without a SKU by its store id.
+        assert {e["item"] for e in job["errors"]} == {
+            "BAD-EMPTY",
+            "BAD-ABC",
+            f"store product #{no_sku['id']}",
+        }
 
 
 def test_killed_worker_mid_sync_never_duplicates(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ our webhooks (detected, re-enabled, and the orders missed meanwhile caught by po
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import select
 
+from hub.models import WebhookInbox
 from hub.testing import postgres_database, wait_for
+from plugins.woocommerce.orders import import_recent_orders
 from plugins.woocommerce.simulator import webhook_signature
-from plugins.woocommerce.tables import WebhookInbox
 from plugins.woocommerce.webhooks import PATH, check_webhooks
 from tests.plugins.woocommerce.hub_fixtures import World
 from tests.plugins.woocommerce.test_orders_import import (
@@ -49,7 +51,8 @@ def imported(w: World, store_id: int, status: str | None = None) -> Any:
             return None
         return order if status is None or order.status == status else None
 
-    return wait_for(check, timeout=10)
+    # Generous: the drain runs on a worker that a loaded machine may hold up for seconds.
+    return wait_for(check, timeout=30)
 
 
 def inbox_count(w: World) -> int:
@@ -84,17 +87,26 @@ def test_registered_on_startup_and_orders_arrive_by_webhook(tmp_path: Path) -> N
         assert sorted(h["topic"] for h in hooks) == ["order.created", "order.updated"]
         assert all(h["status"] == "active" and h["secret"] == WEBHOOK_SECRET for h in hooks)
         # The store pinged us when each was created; we answered 200 and stored nothing.
-        pings = [d for d in w.store.deliveries if d.topic == "ping"]
-        assert pings and all(d.status == 200 for d in pings)
+        # (Each ping is delivered on its own thread: wait until both have been answered.)
+        pings = wait_for(
+            lambda: (
+                (found := [d for d in w.store.deliveries if d.topic == "ping"])
+                and len(found) == 2
+                and all(d.status is not None for d in found)
+                and found
+            ),
+            timeout=30,
+        )
+        assert all(d.status == 200 for d in pings)
         catalogue(w, {"WH-1": 10})
         seen().clear()
         placed = w.store.place_order([("WH-1", 2)])
         order = imported(w, placed["id"])  # no poll runs: the poll interval is an hour
         assert order.status == "processing"
-        assert wait_for(lambda: pos_stock(w, "WH-1") == 8)
+        assert wait_for(lambda: pos_stock(w, "WH-1") == 8, timeout=30)
         w.store.set_order_status(placed["id"], "cancelled")
         imported(w, placed["id"], "cancelled")
-        assert wait_for(lambda: pos_stock(w, "WH-1") == 10)
+        assert wait_for(lambda: pos_stock(w, "WH-1") == 10, timeout=30)
         assert moves(w, placed["id"]) == [("WH-1", -2), ("WH-1", 2)]
         assert [e for e in seen() if e[0] == "imported"] == [("imported", order.number)]
         assert ("status", order.number, "processing", "cancelled") in seen()
@@ -127,7 +139,7 @@ def test_duplicates_replays_out_of_order_bad_signatures_malformed_and_ping(
         imported(w, placed["id"], "completed")
         older = dict(placed, date_modified_gmt="2000-01-01T00:00:00", status="cancelled")
         assert post_signed(w, json.dumps(older).encode()).json()["queued"]
-        wait_for(lambda: inbox_outcomes(w) == ["imported", "updated", "stale"])
+        wait_for(lambda: inbox_outcomes(w) == ["imported", "updated", "stale"], timeout=30)
         order, _ = pos_order(w, placed["id"])
         assert order.status == "completed"
         assert pos_stock(w, "WD-1") == 9  # moved once, never given back by the stale cancel
@@ -227,3 +239,24 @@ def test_webhooks_and_polling_on_postgresql_and_redis(tmp_path: Path) -> None:
         assert done["result"]["imported"] == 0 and done["result"]["unchanged"] == 5
         assert wait_for(lambda: pos_stock(w, "PG-1") == 6)
         assert len([e for e in seen() if e[0] == "imported"]) == 5
+
+
+def test_an_imported_order_keeps_the_time_it_was_placed_in_the_store(tmp_path: Path) -> None:
+    """By webhook and by poll, the POS order's created_at is the store's date_created_gmt,
+    not the moment it was imported; a malformed one is refused naming the field."""
+    with order_world(tmp_path) as w:
+        catalogue(w, {"WT-1": 10})
+        placed = w.store.place_order([("WT-1", 1)])
+        body = dict(placed, date_created_gmt="2026-03-01T09:30:00")
+        assert post_signed(w, json.dumps(body).encode(), topic="order.created").status_code == 200
+        order = imported(w, placed["id"])
+        assert order.created_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+        # By poll: an order the hub was never told about.
+        polled = w.store.place_order([("WT-1", 2)])
+        assert import_recent_orders(plugin_hub(w))["imported"] == 1
+        order, _ = pos_order(w, polled["id"])
+        placed_at = datetime.fromisoformat(polled["date_created_gmt"]).replace(tzinfo=UTC)
+        assert order.created_at == placed_at
+        bad = dict(placed, id=placed["id"] + 1000, date_created_gmt="yesterday")
+        refused = post_signed(w, json.dumps(bad).encode(), topic="order.created")
+        assert refused.status_code == 400 and "date_created_gmt" in refused.text

@@ -1,0 +1,1 @@
+"""A second online-store channel for the hub, written against ``hub.api`` only."""
