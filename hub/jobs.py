@@ -28,6 +28,7 @@ from typing import Any
 
 from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer, Scheduler, Worker
+from huey.exceptions import RetryTask
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -120,12 +121,17 @@ class Queue:
             else f"{settings.backend} queue"
         )
         self.outage = Outage(QUEUE, where, self.ping, initial=retry, cap=retry_max)
+        # Which outage an error inside a task reports; the runtime adds its database's.
+        self.outage_for: Callable[[BaseException], Outage | None] = self._own_outage
         self.tasks: dict[str, TaskSpec] = {}
         self.periodic: dict[str, PeriodicSpec] = {}
         self._consumers: list[Consumer] = []
         # Tasks queued by this process wake one of its idle workers at once; polling is only
         # for tasks other processes queue (a Redis lane blocks on its list and never polls).
         self._wakeups: dict[str, _Wakeup] = {lane: _Wakeup() for lane in LANES}
+
+    def _own_outage(self, exc: BaseException) -> Outage | None:
+        return self.outage if service_of(exc) == QUEUE else None
 
     def register(
         self,
@@ -143,7 +149,17 @@ class Queue:
             raise ValueError(f"task {name!r} is registered twice")
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                outage = self.outage_for(exc)
+                if outage is None:
+                    raise
+                # The database or the queue went away under the task: one line per backoff
+                # step (the process's outage says it), not a traceback per task, and the task
+                # runs again once the next try is due rather than being lost.
+                wait = outage.failed(exc)
+                raise RetryTask(delay=max(wait, outage.initial)) from None
 
         # Huey names a task by module and function name; giving every wrapper the same module
         # and the full hub name makes the identity identical in every process.

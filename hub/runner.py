@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hub.db import utcnow
 from hub.jobs import Busy, Lease
+from hub.outages import describe
 
 if TYPE_CHECKING:
     from hub.context import Hub
@@ -173,12 +174,12 @@ class ChunkLease:
                 # The database is gone: stop now rather than when the lease runs out. Writes
                 # made meanwhile could not be recorded, and each one is a lookup for whoever
                 # takes the job over (the senders check the lease before every write).
-                log.warning("job %s: cannot renew its lease: %s", self.job_id, exc)
+                log.warning("job %s: cannot renew its lease: %s", self.job_id, describe(exc))
                 self.lose("database unreachable")
                 return
             except Exception as exc:
                 if not complained:
-                    log.warning("job %s: cannot renew its lease: %s", self.job_id, exc)
+                    log.warning("job %s: cannot renew its lease: %s", self.job_id, describe(exc))
                     complained = True
                 _ = self.held  # loses the lease once the margin is reached
                 continue

@@ -76,6 +76,7 @@ class Runtime:
             cap=retry_max,
         )
         self.queue = Queue(settings.queue, self.data_dir, retry=retry, retry_max=retry_max)
+        self.queue.outage_for = self.outage_for
         self.ledger = JobLedger(
             self.session, settings.hub.job_lease_seconds, settings.hub.job_retry_seconds
         )
@@ -346,7 +347,7 @@ def take_over_and_retry(rt: Runtime) -> None:
             rt.queue.enqueue(task, job_id, None, priority=priority)
         except Exception as exc:
             # Queued again at the next lease; the ledger keeps it stuck meanwhile.
-            log.warning("job %s: could not queue its takeover: %s", job_id, exc)
+            log.warning("job %s: could not queue its takeover: %s", job_id, describe(exc))
     for failed in reaped.retry:
         if not failed.task or failed.task not in rt.queue.tasks:
             continue

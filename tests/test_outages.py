@@ -533,3 +533,40 @@ def test_one_shot_commands_say_in_one_line_what_is_wrong(tmp_path: Path) -> None
     result = hub("jobs", database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/hub")
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the database is unreachable: Connection refused"
+
+
+def test_a_task_that_loses_the_database_logs_one_line_and_runs_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Any task (not only a job's chunk) can meet the database going away. Before, huey logged
+    # a whole traceback for each such task, and the task was lost.
+    from sqlalchemy.exc import OperationalError
+
+    settings = make_settings(tmp_path, plugins=[], extra={"hub": FAST_RETRY})
+    calls: list[float] = []
+
+    def flaky() -> str:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise OperationalError(
+                "SELECT 1", {}, Exception("connection failed: Connection refused\nIs it up?")
+            )
+        return "done"
+
+    caplog.set_level("INFO")
+    with running_hub(settings) as rt:
+        rt.queue.register("test.flaky", flaky)
+        rt.start_worker(1)
+        rt.queue.enqueue("test.flaky")
+        wait_for(lambda: len(calls) == 2, timeout=10)
+    warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert not [r for r in warnings if r.exc_info], "no traceback for an outage"
+    told = [r.getMessage() for r in warnings if r.name == "hub.outage"]
+    assert told[0].startswith("database unreachable (SQLite at "), told
+    assert told[0].endswith("): Connection refused; next try in 0.3 s"), told
+    assert [line.split(" (")[0] for line in told] == [
+        "database unreachable",
+        "database reachable again",
+    ], told
+    assert len(warnings) == 2, [r.getMessage() for r in warnings]
+    assert calls[1] - calls[0] >= 0.25, "the task waits for the outage's next try"
