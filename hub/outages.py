@@ -185,6 +185,8 @@ def service_of(exc: BaseException) -> str | None:
 
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
         return QUEUE
+    if _answered_sqlstate(exc):
+        return None
     if isinstance(
         exc,
         sa_errors.OperationalError
@@ -205,6 +207,19 @@ def service_of(exc: BaseException) -> str | None:
     if isinstance(exc, sqlite3.OperationalError):
         return QUEUE  # SqliteHuey's own file; the hub's database errors come wrapped above
     return None
+
+
+# SQLSTATE classes of a PostgreSQL server that is gone or cannot serve us for now: connection
+# exceptions, insufficient resources, operator intervention (shut down, starting up), system
+# errors. Any other code (a deadlock, a serialization failure) came from a server that answered.
+_PG_OUTAGE_CLASSES = ("08", "53", "57", "58")
+
+
+def _answered_sqlstate(exc: BaseException) -> bool:
+    """True for a PostgreSQL error the server answered with, which no outage explains."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig if orig is not None else exc, "sqlstate", None)
+    return isinstance(state, str) and not state.startswith(_PG_OUTAGE_CLASSES)
 
 
 def redact_url(url: str) -> str:

@@ -504,6 +504,18 @@ def test_permanent_errors_are_told_from_outages() -> None:
         )
         is None
     )
+    # A deadlock or a serialization failure comes from a server that answered: not an outage
+    # (no "database unreachable", no 503); a server shutting down or refusing connections is.
+    from psycopg import errors as pg
+    from sqlalchemy.exc import OperationalError
+
+    from hub.outages import service_of
+
+    assert service_of(OperationalError("UPDATE", {}, pg.DeadlockDetected("deadlock"))) is None
+    assert service_of(pg.SerializationFailure("could not serialize access")) is None
+    assert service_of(OperationalError("SELECT 1", {}, pg.AdminShutdown("shutdown"))) == DATABASE
+    assert service_of(pg.TooManyConnections("too many clients")) == DATABASE
+    assert service_of(psycopg.OperationalError(refused[:-9] + "Connection refused")) == DATABASE
     assert redact_url("redis://:s3cret@queue.internal:6380/2") == "redis://queue.internal:6380/2"
     assert (
         redact_url("postgresql://hub:s3cret@db.internal/hub?sslmode=require")
