@@ -399,6 +399,8 @@ class CatalogueSync:
         # Products up to this id may have been written by a chunk that died before it could
         # record the outcome: their creates are looked up in the store first (in pages).
         self.recover_upto = int(cursor.get("sent_upto", 0))
+        # The highest product id this chunk handed to the store (0: none yet).
+        self.sent_max = 0
         # The store refused a write on auth grounds (a read-only key): the job fails with it.
         self.auth_refused: AuthError | None = None
         # Prices written, by SKU: a price drift the change log holds open is put right by them.
@@ -1012,8 +1014,12 @@ class CatalogueSync:
             while self.dry or time.monotonic() < deadline:
                 if self.store_down is not None or self.auth_refused is not None or not self.holding:
                     break
-                while queue.qsize() >= 2 * self.settings.max_concurrency:
+                while queue.qsize() >= 2 * self.settings.max_concurrency and (
+                    self.dry or time.monotonic() < deadline
+                ):
                     await asyncio.sleep(0.002)
+                if not self.dry and time.monotonic() >= deadline:
+                    break  # the budget ran out while waiting for room: plan nothing more
                 # The first step is one batch, so that the store has work at once.
                 step = MAX_BATCH if after_id == first_id else PLAN_STEP
                 products = await asyncio.to_thread(
@@ -1053,6 +1059,10 @@ class CatalogueSync:
             for _ in senders:
                 queue.put_nowait(None)
             await asyncio.gather(*senders, return_exceptions=True)
+        if not self.dry:
+            # Every batch handed out has its outcome recorded; those planned past the budget
+            # never left, so the next chunk sends them without looking them up first.
+            self.cursor["sent_upto"] = max(self.sent_max, self.recover_upto)
         await self.checkpoint()
         await self.correct_created_stock()
         if self.auth_refused is not None:
@@ -1185,6 +1195,7 @@ class CatalogueSync:
                     and self.sending
                     and self.holding
                 ):
+                    self.sent_max = max([self.sent_max, *(w.product.id for w in batch)])
                     again = await self.send(batch)
                     # Follow-ups (re-links, re-creates) go out together, not one per product.
                     assert self.client is not None
