@@ -1010,15 +1010,17 @@ class CatalogueSync:
         exhausted = False
         last_beat = time.monotonic()
         pending: list[Work] = []
+
+        def in_time() -> bool:
+            return self.dry or time.monotonic() < deadline
+
         try:
-            while self.dry or time.monotonic() < deadline:
+            while in_time():
                 if self.store_down is not None or self.auth_refused is not None or not self.holding:
                     break
-                while queue.qsize() >= 2 * self.settings.max_concurrency and (
-                    self.dry or time.monotonic() < deadline
-                ):
+                while queue.qsize() >= 2 * self.settings.max_concurrency and in_time():
                     await asyncio.sleep(0.002)
-                if not self.dry and time.monotonic() >= deadline:
+                if not in_time():
                     break  # the budget ran out while waiting for room: plan nothing more
                 # The first step is one batch, so that the store has work at once.
                 step = MAX_BATCH if after_id == first_id else PLAN_STEP
